@@ -1,0 +1,106 @@
+"""Every setting of kb, read from ``KB_*`` environment variables.
+
+This is the one place configuration lives. ``Config.from_env()`` reads the
+environment; tests build a ``Config`` directly. Nothing here touches Flask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+#: The project checkout, so the bundled articles are found when kb runs from source.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LANGUAGES = ("en", "ja", "ko", "zh")
+
+
+def _default_cache_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kb"
+
+
+def index_dir_for(articles_dir: Path) -> Path:
+    """The default index location for an articles dir: one cache folder per dir.
+
+    Derived from the resolved path so ``kb search --articles X`` always finds the
+    index it built for X, without anyone naming an index dir.
+    """
+    resolved = str(Path(articles_dir).resolve())
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    return _default_cache_home() / "indexes" / f"{Path(resolved).name}-{digest}"
+
+
+class ConfigError(ValueError):
+    """A setting has a value kb cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings with their defaults. Field docs are repeated in README.md."""
+
+    #: KB_ARTICLES_DIR: the Markdown articles (department per top folder).
+    articles_dir: Path = PROJECT_ROOT / "articles"
+    #: KB_INDEX_DIR: the search index; default: a cache folder derived from articles_dir.
+    index_dir: Path | None = None
+    #: KB_DATABASE_URL: SQLAlchemy URL; default: SQLite in the instance folder.
+    database_url: str | None = None
+    #: KB_SECRET_KEY: signs sessions and CSRF tokens. Required outside dev mode.
+    secret_key: str | None = None
+    #: KB_SITE_NAME: shown in the header and page titles.
+    site_name: str = "Meridian Works Knowledge Base"
+    #: KB_REPO_URL: web URL of the articles repository, for "edit this article" links,
+    #: e.g. https://git.example.com/org/kb/-/edit/main/articles  ({path} is appended).
+    repo_url: str | None = None
+    #: KB_DEFAULT_REVIEW_DAYS: review interval when neither article nor department sets one.
+    default_review_days: int = 365
+    #: KB_DEV: dev mode (local runs): a generated secret key, verbose errors.
+    dev: bool = False
+    #: KB_RELOAD_SECONDS: how often the running site looks for changed articles.
+    reload_seconds: float = 2.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return Path(self.index_dir) if self.index_dir else index_dir_for(self.articles_dir)
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get("KB_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.name, raw, cls.__dataclass_fields__[f.name].default)
+        return cls(**values)
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if name in ("articles_dir", "index_dir"):
+        return Path(raw).expanduser()
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"KB_{name.upper()} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"KB_{name.upper()} must be a whole number, not {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"KB_{name.upper()} must be a number, not {raw!r}") from None
+    return raw

@@ -1,0 +1,50 @@
+"""Keep a loaded Library fresh while the site runs.
+
+Department owners edit files and expect to see the change on reload, so the
+store re-reads the articles dir when any file changed, looking at most every
+``reload_seconds`` (a stat of each file, no parsing) so requests stay cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from .loader import Library, iter_article_files, load_library
+
+
+def _signature(root: Path) -> tuple:
+    sig = []
+    for p in iter_article_files(root) + [root / "departments.yml", root / "synonyms.yml"]:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        sig.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(sig)
+
+
+class ContentStore:
+    def __init__(self, root: Path, *, reload_seconds: float = 2.0, use_git: bool = True) -> None:
+        self.root = Path(root)
+        self.reload_seconds = reload_seconds
+        self.use_git = use_git
+        self._lock = threading.Lock()
+        self._library: Library | None = None
+        self._signature: tuple | None = None
+        self._checked = 0.0
+
+    @property
+    def library(self) -> Library:
+        now = time.monotonic()
+        if self._library is not None and now - self._checked < self.reload_seconds:
+            return self._library
+        with self._lock:
+            if self._library is None or time.monotonic() - self._checked >= self.reload_seconds:
+                sig = _signature(self.root)
+                if sig != self._signature or self._library is None:
+                    self._library = load_library(self.root, use_git=self.use_git)
+                    self._signature = sig
+                self._checked = time.monotonic()
+        return self._library

@@ -1,0 +1,41 @@
+"""Thin blueprints: read the request, call the content layer, render."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, current_app, g
+
+from ..content import ContentStore, Library
+
+
+def library() -> Library:
+    """The current Library, loaded once per request."""
+    if "kb_library" not in g:
+        store: ContentStore = current_app.extensions["kb_content"]
+        g.kb_library = store.library
+    return g.kb_library
+
+
+def init_app(app: Flask) -> None:
+    from . import errors, filters, pages
+
+    app.register_blueprint(pages.bp)
+    errors.init_app(app)
+    filters.init_app(app)
+
+    @app.context_processor
+    def site_context() -> dict:
+        return {"site_name": app.config["KB"].site_name, "today": date.today()}
+
+    @app.after_request
+    def security_headers(response):  # noqa: ANN001, ANN202
+        # No inline scripts or styles anywhere, so the policy can be strict.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

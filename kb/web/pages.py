@@ -1,0 +1,109 @@
+"""Home, department and article pages, the title filter and the language switcher."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+
+from ..config import LANGUAGES
+from ..i18n import COOKIE, select_locale
+from . import library
+from .filters import safe_next
+
+bp = Blueprint("pages", __name__)
+
+
+def _review_days() -> int:
+    return current_app.config["KB"].default_review_days
+
+
+@bp.get("/")
+def home():  # noqa: ANN201
+    lib = library()
+    departments = sorted(
+        ((d, len(lib.in_department(d.id))) for d in lib.departments.values()),
+        key=lambda x: x[0].name.lower(),
+    )
+    return render_template(
+        "home.html",
+        departments=[(d, n) for d, n in departments if n],
+        recent=lib.recently_updated(8),
+    )
+
+
+@bp.get("/d/<dep_id>")
+def department(dep_id: str):  # noqa: ANN201
+    lib = library()
+    dep = lib.departments.get(dep_id)
+    articles = lib.in_department(dep_id)
+    if dep is None or (not articles and not dep.declared):
+        abort(404)
+    ui = select_locale()
+    # Show one entry per article family, in the reader's language where there is one.
+    shown, seen = [], set()
+    for a in articles:
+        family = a.translation_of or a.path
+        if family in seen:
+            continue
+        versions = [a] + lib.translations(a)
+        pick = next((v for v in versions if v.lang == ui), None) or next(
+            (v for v in versions if not v.translation_of), a
+        )
+        seen.add(family)
+        shown.append((pick, versions))
+    shown.sort(key=lambda x: x[0].title.lower())
+    today = date.today()
+    overdue = {a.path for a in articles if a.review_overdue(today, _review_days())}
+    return render_template("department.html", dep=dep, entries=shown, overdue=overdue)
+
+
+@bp.get("/a/<path:slug>")
+def article(slug: str):  # noqa: ANN201
+    lib = library()
+    art = lib.by_slug(slug.strip("/"))
+    if art is None:
+        abort(404)
+    dep = lib.departments.get(art.department)
+    translations = lib.translations(art)
+    ui = select_locale()
+    offer = next((t for t in translations if t.lang == ui), None) if art.lang != ui else None
+    related = [lib.articles[p] for p in art.related if p in lib.articles]
+    cfg = current_app.config["KB"]
+    edit_url = f"{cfg.repo_url.rstrip('/')}/{art.path}" if cfg.repo_url else None
+    today = date.today()
+    return render_template(
+        "article.html",
+        article=art,
+        dep=dep,
+        translations=translations,
+        offer=offer,
+        related=related,
+        edit_url=edit_url,
+        overdue=art.review_overdue(today, cfg.default_review_days),
+        review_due=art.review_due(cfg.default_review_days),
+    )
+
+
+@bp.get("/search")
+def search():  # noqa: ANN201
+    """Title filter until the search index is wired in."""
+    q = (request.args.get("q") or "").strip()[:500]
+    results = []
+    if q:
+        needle = q.lower()
+        for a in library().articles.values():
+            hay = " ".join([a.title, a.summary, " ".join(a.aliases), " ".join(a.tags)]).lower()
+            if needle in hay:
+                results.append(a)
+        results.sort(key=lambda a: (needle not in a.title.lower(), a.title.lower()))
+    return render_template("search.html", q=q, results=results)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):  # noqa: ANN201
+    if code not in LANGUAGES:
+        abort(404)
+    response = make_response(redirect(safe_next(request.args.get("next"))))
+    response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

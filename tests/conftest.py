@@ -1,0 +1,72 @@
+"""Shared fixtures: a bundled-articles app, tiny article trees, the shared corpora."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kb import create_app
+from kb.config import PROJECT_ROOT, Config
+
+SHARED = PROJECT_ROOT.parent / "shared"
+CORPORA = SHARED / "corpora"
+
+
+@pytest.fixture
+def bundled_config(tmp_path: Path) -> Config:
+    return Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "index", secret_key="test", reload_seconds=0)
+
+
+@pytest.fixture
+def app(bundled_config: Config):
+    app = create_app(bundled_config)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under root (text is dedented)."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_articles(tmp_path: Path):
+    def make(files: dict[str, str]) -> Path:
+        return write_tree(tmp_path / "articles", files)
+
+    return make
+
+
+def corpus(name: str) -> Path:
+    path = CORPORA / name
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent: the shared corpora live beside the repository in ../shared")
+    return path
+
+
+def require_browser() -> str:
+    """Path of Chromium, or skip (fail when KB_REQUIRE_BROWSER is set, as in CI)."""
+    exe = "/usr/bin/chromium"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if os.environ.get("KB_REQUIRE_BROWSER"):
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
+    if not Path(exe).exists():
+        if os.environ.get("KB_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is missing at /usr/bin/chromium (apt-get install -y chromium)")
+        pytest.skip("Chromium is missing at /usr/bin/chromium (apt-get install -y chromium)")
+    return exe

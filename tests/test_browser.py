@@ -1,0 +1,88 @@
+"""A real browser (Playwright driving Debian's Chromium) against a real server."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from kb import create_app
+from kb.config import PROJECT_ROOT, Config
+
+from .conftest import require_browser
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path_factory.mktemp("index"), secret_key="t")
+    app = create_app(cfg)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=exe,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_home_to_article(live_server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/")
+    assert page.locator("h1").inner_text() == "How can we help?"
+    page.get_by_role("link", name="Benefits", exact=True).click()
+    page.wait_for_url("**/d/benefits")
+    first = page.locator(".article-list .article-item > a").first
+    title = first.inner_text()
+    first.click()
+    assert page.locator("article h1").inner_text() == title
+    assert page.locator(".toc a").count() >= 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "article.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_keyboard_and_phone(live_server, browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ja-JP",
+                            extra_http_headers={"Accept-Language": "ja"})
+    page.goto(live_server + "/d/benefits")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Nothing overflows sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "home-phone-ja.png"), full_page=True)
+    page.close()
+
+
+def test_javascript_errors_do_not_happen(live_server, browser):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(live_server + "/a/people/leave-types")
+    page.locator(".toc a").nth(1).click()
+    assert errors == []
