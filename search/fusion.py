@@ -1,0 +1,117 @@
+"""Fuse the keyword ranking and the embedding rankings into one list of articles.
+
+Why fuse by articles, with weights that depend on the query:
+
+- Retrievers disagree about *which section* of an article answers but agree
+  much more about *which article*. So each ranking is first collapsed to
+  articles (an article's rank is that of its best chunk) and the article
+  rankings are fused; the section shown is the chunk with the best fused
+  chunk score within the winning article.
+- Weighted reciprocal-rank fusion, ``sum(w / (K + rank))``, needs no score
+  calibration between BM25 and cosine similarities, which live on unrelated
+  scales and shift from corpus to corpus.
+- The weights (see ``weights_for``) follow what each retriever is good at,
+  as measured on the development sets in benchmarks/:
+  * MiniLM only understands English: it votes only for an English query, and
+    only on English chunks. Letting it vote on a Japanese query is what made
+    naive three-way fusion fall from 0.89 to 0.64 on cross-lingual questions.
+  * Multilingual USE is the only retriever that crosses languages, so it
+    carries a query whose language differs from the chunk's.
+  * BM25 is strongest on short keyword lookups, acronyms and exact terms and
+    weakest on long paraphrased questions, so its weight falls as the query
+    grows and rises for keyword-style queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .query import QueryInfo
+
+RRF_K = 20  # small K: trust the top of each list; the lists are already good
+
+
+@dataclass
+class Ranking:
+    """One retriever's chunks, best first, as (chunk position, score)."""
+
+    name: str
+    items: list[tuple[int, float]]
+
+
+@dataclass
+class Weights:
+    keyword: float
+    dense: dict[str, float] = field(default_factory=dict)  # embedder name -> weight on same-language chunks
+    cross: dict[str, float] = field(default_factory=dict)  # embedder name -> weight on other-language chunks
+
+    def of(self, name: str, same_lang: bool) -> float:
+        if name == "keyword":
+            return self.keyword
+        return (self.dense if same_lang else self.cross).get(name, 0.0)
+
+
+def weights_for(q: QueryInfo, embedders: dict[str, frozenset[str] | None]) -> Weights:
+    """Weights for this query. ``embedders`` maps name -> languages it understands (None: all)."""
+    english = q.lang == "en"
+    keyword = 1.0
+    if q.keywordish:
+        keyword = 1.4
+    elif q.words >= 8:
+        keyword = 0.7
+    dense: dict[str, float] = {}
+    cross: dict[str, float] = {}
+    for name, langs in embedders.items():
+        if langs is None:  # multilingual
+            dense[name] = 1.0 if english else 1.3
+            cross[name] = 1.6
+        elif q.lang in langs:
+            dense[name] = 1.0
+            cross[name] = 0.0
+        else:
+            dense[name] = cross[name] = 0.0
+    return Weights(keyword=keyword, dense=dense, cross=cross)
+
+
+@dataclass
+class Fused:
+    article: str
+    score: float
+    best_chunk: int
+    sources: dict[str, int]
+
+
+def fuse(
+    rankings: list[Ranking],
+    weights: Weights,
+    article_of: Callable[[int], str],
+    same_lang: Callable[[int], bool],
+    k: int = RRF_K,
+) -> list[Fused]:
+    article_score: dict[str, float] = {}
+    chunk_score: dict[int, float] = {}
+    sources: dict[str, dict[str, int]] = {}
+    for ranking in rankings:
+        seen: set[str] = set()
+        article_rank = 0
+        for chunk_rank, (pos, _score) in enumerate(ranking.items):
+            w = weights.of(ranking.name, same_lang(pos))
+            if w <= 0:
+                continue
+            chunk_score[pos] = chunk_score.get(pos, 0.0) + w / (k + chunk_rank)
+            art = article_of(pos)
+            if art in seen:
+                continue
+            seen.add(art)
+            article_score[art] = article_score.get(art, 0.0) + w / (k + article_rank)
+            sources.setdefault(art, {})[ranking.name] = article_rank + 1
+            article_rank += 1
+    best: dict[str, int] = {}
+    for pos, s in chunk_score.items():
+        art = article_of(pos)
+        if art not in best or s > chunk_score[best[art]]:
+            best[art] = pos
+    fused = [Fused(a, s, best[a], sources.get(a, {})) for a, s in article_score.items()]
+    fused.sort(key=lambda f: f.score, reverse=True)
+    return fused
