@@ -107,6 +107,174 @@ def check(articles: Path | None, as_json: bool, quiet: bool) -> None:
     sys.exit(1 if counts["error"] else 0)
 
 
+index_option = click.option(
+    "--index",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index directory (default: KB_INDEX_DIR or a cache dir derived from the articles dir).",
+)
+
+
+class _Progress:
+    """A progress bar on stderr for long builds (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False, disable=None)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _ensure_index(config: Config, quiet: bool = False):  # noqa: ANN202
+    """Build (or bring up to date) the index, then return a Searcher for it."""
+    from . import indexing
+
+    progress = _Progress()
+    try:
+        report = indexing.build(config, progress=progress)
+    finally:
+        progress.close()
+    if not quiet and report.mode != "unchanged":
+        click.echo(f"kb: index {report.mode} ({report.chunks} chunks, {report.seconds:.1f}s)", err=True)
+    return indexing.handle(config).get()
+
+
+@main.command()
+@articles_option
+@index_option
+@click.option("--full", is_flag=True, help="Rebuild everything instead of only what changed.")
+def index(articles: Path | None, index: Path | None, full: bool) -> None:
+    """Build or update the search index (atomically: the old one serves until done)."""
+    from search.build import IndexBusyError
+
+    from . import indexing
+    from .content import load_library
+
+    config = _config(articles, index)
+    lib = load_library(Path(config.articles_dir))
+    errors = [p for p in lib.problems if p.severity == "error"]
+    if errors:
+        click.echo(f"kb: {len(errors)} article problem(s); run `kb check` for details (the rest is indexed)", err=True)
+    progress = _Progress()
+    try:
+        report = indexing.build(config, library=lib, full=full, progress=progress)
+    except IndexBusyError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+    if report.mode == "unchanged":
+        click.echo(f"Index is up to date ({report.articles} articles) at {config.resolved_index_dir}")
+        return
+    embedded = ", ".join(f"{n}: {c}" for n, c in report.embedded.items())
+    click.echo(
+        f"Index {report.mode}: {report.articles} articles, {report.chunks} chunks "
+        f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles; embedded {embedded}) "
+        f"in {report.seconds:.1f}s at {config.resolved_index_dir}"
+    )
+
+
+def _hit_json(hit) -> dict:  # noqa: ANN001
+    return {"article": hit.article, "anchor": hit.anchor, "title": hit.title, "score": hit.score}
+
+
+@main.command()
+@articles_option
+@index_option
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--department", default=None, help="Only this department's articles.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--batch", is_flag=True, help="Read BEIR queries JSONL on stdin; write one JSON line per query.")
+@click.argument("query", required=False)
+def search(articles: Path | None, index: Path | None, limit: int, department: str | None, as_json: bool, batch: bool, query: str | None) -> None:
+    """Search the articles (building the index the first time)."""
+    config = _config(articles, index)
+    if not batch and not query:
+        raise click.UsageError("give a QUERY, or --batch with queries on stdin")
+    searcher = _ensure_index(config, quiet=as_json or batch)
+    if batch:
+        out = sys.stdout
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                q = json.loads(line)
+                qid, text = q["_id"], str(q.get("text", ""))
+            except (ValueError, KeyError, TypeError):
+                raise click.ClickException(f"not a BEIR query line (needs _id and text): {line[:80]!r}") from None
+            result = searcher.search(text, department=department, limit=limit)
+            out.write(json.dumps({"_id": qid, "results": [_hit_json(h) for h in result.hits]}, ensure_ascii=False) + "\n")
+            out.flush()
+        return
+    result = searcher.search(query, department=department, limit=limit)
+    if as_json:
+        payload = {
+            "query": query,
+            "did_you_mean": result.did_you_mean,
+            "corrected": result.corrected,
+            "took_ms": round(result.took_ms, 1),
+            "results": [
+                {**_hit_json(h), "heading": h.heading, "department": h.department, "lang": h.lang, "snippet": h.snippet}
+                for h in result.hits
+            ],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    if result.did_you_mean:
+        verb = "Showing results for" if result.corrected else "Did you mean"
+        click.echo(f"{verb}: {result.did_you_mean}")
+    if not result.hits:
+        click.echo("No results.")
+    import re as _re
+
+    for i, h in enumerate(result.hits, 1):
+        where = h.article + (f"#{h.anchor}" if h.anchor else "")
+        click.echo(f"{i:>2}. {h.title}  [{h.department}]  {h.score:.4f}")
+        click.echo(f"    {where}" + (f"  ({h.heading})" if h.heading else ""))
+        plain = _re.sub(r"</?mark>", "", h.snippet)
+        from html import unescape
+
+        click.echo(f"    {unescape(plain)[:160]}")
+    click.echo(f"({result.total} articles, {result.took_ms:.0f} ms)")
+
+
+@main.command("eval")
+@articles_option
+@index_option
+@click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--qrels", "qrels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_cmd(articles: Path | None, index: Path | None, queries_path: Path, qrels_path: Path, as_json: bool) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 of the search over a BEIR query set."""
+    from search.evaluate import evaluate, format_report, read_qrels, read_queries
+
+    config = _config(articles, index)
+    searcher = _ensure_index(config)
+    queries = read_queries(queries_path)
+    qrels = read_qrels(qrels_path)
+    run = {}
+    for q in queries:
+        if str(q["_id"]) in qrels:
+            run[str(q["_id"])] = [h.article for h in searcher.search(str(q["text"]), limit=10).hits]
+    report = evaluate(queries, qrels, run)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_report(report))
+
+
 def _display_prefix(root: Path) -> str:
     """Show paths as the user can open them: relative to the current dir when possible."""
     try:

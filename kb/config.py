@@ -61,6 +61,12 @@ class Config:
     dev: bool = False
     #: KB_RELOAD_SECONDS: how often the running site looks for changed articles.
     reload_seconds: float = 2.0
+    #: KB_EMBEDDERS: comma-separated embedding models: minilm, use-m3, st:/path/to/model.
+    embedders: str = "minilm,use-m3"
+
+    @property
+    def embedder_specs(self) -> list[str]:
+        return [s.strip() for s in self.embedders.split(",") if s.strip()]
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

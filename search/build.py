@@ -44,7 +44,7 @@ KEEP_BUILDS = 2  # the live one and the one before (a server may still be readin
 COMPACT_RATIO = 0.3  # rebuild from scratch when this share of the chunk table is dead
 
 
-class IndexBusy(RuntimeError):
+class IndexBusyError(RuntimeError):
     """Another build holds the lock."""
 
 
@@ -110,7 +110,7 @@ class _Lock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise IndexBusy(f"another build is running on {self.path.parent}") from None
+            raise IndexBusyError(f"another build is running on {self.path.parent}") from None
         return self
 
     def __exit__(self, *exc: object) -> None:

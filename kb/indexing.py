@@ -1,0 +1,68 @@
+"""Between the content layer and the search library: Documents in, a built index out.
+
+The web app and the CLI both come here, so neither holds indexing logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from search.build import BuildReport, build_index
+from search.documents import DocSection, Document
+from search.embedders import Embedder, load_embedder
+from search.searcher import IndexHandle
+
+from .config import Config
+from .content import Library, load_library
+
+_EMBEDDERS: dict[str, Embedder] = {}
+
+
+def get_embedder(spec: str) -> Embedder:
+    """One instance per model per process: loading a model costs seconds and memory."""
+    if spec not in _EMBEDDERS:
+        _EMBEDDERS[spec] = load_embedder(spec)
+    return _EMBEDDERS[spec]
+
+
+def to_document(article) -> Document:  # noqa: ANN001 (kb.content.Article)
+    return Document(
+        id=article.path,
+        title=article.title,
+        lang=article.lang,
+        department=article.department,
+        summary=article.summary,
+        tags=tuple(article.tags),
+        aliases=tuple(article.aliases),
+        sections=tuple(DocSection(s.anchor, s.path, s.text) for s in article.sections),
+        content_hash=article.content_hash,
+        translation_of=article.translation_of,
+    )
+
+
+def documents(lib: Library) -> list[Document]:
+    return [to_document(a) for a in sorted(lib.articles.values(), key=lambda a: a.path)]
+
+
+def build(
+    config: Config,
+    *,
+    library: Library | None = None,
+    full: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BuildReport:
+    lib = library or load_library(Path(config.articles_dir))
+    embedders = [get_embedder(s) for s in config.embedder_specs]
+    return build_index(
+        documents(lib),
+        config.resolved_index_dir,
+        embedders,
+        synonyms=lib.department_synonyms(),
+        full=full,
+        progress=progress,
+    )
+
+
+def handle(config: Config) -> IndexHandle:
+    return IndexHandle(config.resolved_index_dir, get_embedder)

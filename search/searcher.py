@@ -1,0 +1,209 @@
+"""Answer queries from a built index: keyword + embeddings, fused, per article.
+
+One ``Searcher`` serves one build; ``IndexHandle`` swaps in a new Searcher
+when ``kb index`` switches the index, so a running server needs no restart.
+Embedding models are loaded once per process and shared across swaps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import keyword
+from .analysis import normalize
+from .build import current_build, read_manifest
+from .chunking import synonym_terms
+from .documents import Chunk, Hit, SearchResult
+from .embedders import Embedder
+from .fusion import Ranking, fuse, weights_for
+from .query import analyze_query
+from .snippets import snippet
+from .spelling import Speller
+from .vectors import VectorIndex
+
+DEPTH = 100  # chunks taken from each retriever before fusion
+#: Below these cosine similarities a chunk found only by embeddings is noise,
+#: not an answer (calibrated on the dev sets: unrelated queries score below).
+MIN_SIMILARITY = {"use-m3": 0.30, "minilm": 0.35}
+DEFAULT_MIN_SIMILARITY = 0.35
+_HAS_WORD = re.compile(r"\w", re.UNICODE)
+
+
+class IndexMissingError(RuntimeError):
+    """No finished index in the index dir: run ``kb index``."""
+
+
+@dataclass
+class _Vectors:
+    index: VectorIndex
+    positions: np.ndarray
+
+
+class Searcher:
+    def __init__(self, build_dir: Path, embedders: dict[str, Embedder]) -> None:
+        self.build_dir = build_dir
+        self.manifest = read_manifest(build_dir)
+        table = json.loads((build_dir / "chunks.json").read_text(encoding="utf-8"))
+        self.chunks: list[Chunk | None] = [Chunk(**c) if c else None for c in table]
+        self.keyword = keyword.KeywordIndex(build_dir / "keyword")
+        self.speller = Speller.load(build_dir / "vocab.json")
+        self.synonyms: list[list[str]] = json.loads((build_dir / "synonyms.json").read_text(encoding="utf-8"))
+        self._suggest = json.loads((build_dir / "suggest.json").read_text(encoding="utf-8"))
+        self.embedders: dict[str, Embedder] = {}
+        self.vectors: dict[str, _Vectors] = {}
+        for model in self.manifest["models"]:
+            name = model["name"]
+            if name not in embedders:
+                continue
+            self.embedders[name] = embedders[name]
+            self.vectors[name] = _Vectors(
+                VectorIndex.load(build_dir / "vectors" / f"{name}.faiss"),
+                np.load(build_dir / "vectors" / f"{name}.pos.npy"),
+            )
+        self.articles = set(self.manifest["articles"])
+
+    def close(self) -> None:
+        self.keyword.close()
+
+    # --- retrieval ------------------------------------------------------
+    def _chunk(self, pos: int) -> Chunk:
+        c = self.chunks[pos]
+        assert c is not None
+        return c
+
+    def rankings(self, text: str, department: str | None = None, depth: int = DEPTH) -> tuple[list[Ranking], set[str]]:
+        """Each retriever's chunk ranking for ``text`` (already normalised)."""
+        expansions = synonym_terms(text, self.synonyms)
+        q, terms = keyword.build_query(text, expansions)
+        out: list[Ranking] = []
+        out.append(Ranking("keyword", self.keyword.search(q, depth, department) if q is not None else []))
+        k = depth * 3 if department else depth
+        for name, emb in self.embedders.items():
+            vec = emb.encode_query(text)
+            scores, ids = self.vectors[name].index.search(vec, k)
+            floor = MIN_SIMILARITY.get(name, DEFAULT_MIN_SIMILARITY)
+            items = []
+            for s, i in zip(scores, ids, strict=True):
+                pos = int(self.vectors[name].positions[i])
+                if s < floor:
+                    break
+                if department and self._chunk(pos).department != department:
+                    continue
+                items.append((pos, float(s)))
+                if len(items) >= depth:
+                    break
+            out.append(Ranking(name, items))
+        terms.update(t for e in expansions for t in keyword.query_terms(e))
+        return out, terms
+
+    def search(self, raw_query: str, *, department: str | None = None, limit: int = 10, offset: int = 0) -> SearchResult:
+        started = time.perf_counter()
+        info = analyze_query(raw_query)
+        result = SearchResult(query=raw_query, hits=[], language=info.lang)
+        if not _HAS_WORD.search(info.text):
+            result.took_ms = (time.perf_counter() - started) * 1000
+            return result
+        fused, terms = self._fused(info.text, info, department)
+        suggestion = self.speller.correct(info.text)
+        keyword_found = any("keyword" in f.sources for f in fused)
+        if suggestion and (not fused or not keyword_found):
+            # The query found (almost) nothing as typed: show results for the correction.
+            alt_info = analyze_query(suggestion)
+            alt, alt_terms = self._fused(alt_info.text, alt_info, department)
+            if alt:
+                fused, terms, result.corrected = alt, alt_terms, True
+        result.did_you_mean = suggestion
+        result.total = len(fused)
+        for f in fused[offset : offset + limit]:
+            c = self._chunk(f.best_chunk)
+            text = c.text if c.kind != "title" or c.text else c.aliases
+            result.hits.append(
+                Hit(
+                    article=c.doc_id,
+                    anchor=c.anchor,
+                    title=c.title,
+                    heading=c.heading,
+                    snippet=snippet(text, terms),
+                    score=round(f.score, 6),
+                    department=c.department,
+                    lang=c.lang,
+                    sources=f.sources,
+                )
+            )
+        result.took_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _fused(self, text: str, info, department: str | None):  # noqa: ANN001, ANN202
+        rankings, terms = self.rankings(text, department)
+        weights = weights_for(info, {n: e.languages for n, e in self.embedders.items()})
+        fused = fuse(
+            rankings,
+            weights,
+            article_of=lambda p: self._chunk(p).doc_id,
+            same_lang=lambda p: self._chunk(p).lang == info.lang or (info.lang == "zh" and self._chunk(p).lang == "ja"),
+        )
+        return fused, terms
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[dict]:
+        """Titles and aliases that start with (or have a word starting with) ``prefix``."""
+        p = normalize(prefix).strip()
+        if not p:
+            return []
+        starts, contains, seen = [], [], set()
+        for s in self._suggest:
+            label = normalize(s["label"])
+            key = (s["label"], s["article"])
+            if key in seen:
+                continue
+            if label.startswith(p):
+                starts.append(s)
+                seen.add(key)
+            elif f" {p}" in f" {label}" or (not p.isascii() and p in label):
+                contains.append(s)
+                seen.add(key)
+        return (starts + contains)[:limit]
+
+
+class IndexHandle:
+    """The live Searcher for an index dir, replaced whole when a new build appears."""
+
+    def __init__(self, index_dir: Path, embedder_factory: Callable[[str], Embedder], check_every: float = 1.0) -> None:
+        self.index_dir = Path(index_dir)
+        self.factory = embedder_factory
+        self.check_every = check_every
+        self._embedders: dict[str, Embedder] = {}
+        self._searcher: Searcher | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def _embedders_for(self, names: Sequence[str]) -> dict[str, Embedder]:
+        for n in names:
+            if n not in self._embedders:
+                self._embedders[n] = self.factory(n)
+        return {n: self._embedders[n] for n in names}
+
+    def get(self) -> Searcher:
+        now = time.monotonic()
+        if self._searcher is not None and now - self._checked < self.check_every:
+            return self._searcher
+        with self._lock:
+            build = current_build(self.index_dir)
+            self._checked = time.monotonic()
+            if build is None:
+                if self._searcher is not None:
+                    return self._searcher
+                raise IndexMissingError(f"no search index in {self.index_dir}: run `kb index`")
+            if self._searcher is None or self._searcher.build_dir != build:
+                names = [m["name"] for m in read_manifest(build)["models"]]
+                # The old Searcher is dropped, not closed: a request in another
+                # thread may still be using it; its files close when it is collected.
+                self._searcher = Searcher(build, self._embedders_for(names))
+            return self._searcher
