@@ -49,6 +49,11 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     app.extensions["kb_content"] = ContentStore(config.articles_dir, reload_seconds=config.reload_seconds)
 
+    from .indexing import handle
+
+    # One Searcher per process, swapped whole when `kb index` switches the index.
+    app.extensions["kb_search"] = handle(config)
+
     from . import i18n
 
     i18n.init_app(app)

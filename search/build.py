@@ -33,13 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from . import keyword
+from .bridge import Bridge, extract_terms
 from .chunking import chunk_document
 from .documents import Chunk, Document
 from .embedders import Embedder, VectorCache, embed_with_cache
 from .spelling import Speller, vocabulary
 from .vectors import HNSW_THRESHOLD, VectorIndex
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KEEP_BUILDS = 2  # the live one and the one before (a server may still be reading it)
 COMPACT_RATIO = 0.3  # rebuild from scratch when this share of the chunk table is dead
 
@@ -204,24 +205,44 @@ def build_index(
                 keyword.build(build_dir / "keyword", new_positions)
 
             live_positions = [i for i, c in enumerate(table) if c is not None]
-            texts = [Chunk(**table[i]).embedding_text() for i in live_positions]
             (build_dir / "vectors").mkdir()
             cache = VectorCache(index_dir / "cache" / "vectors.sqlite")
             embedded: dict[str, int] = {}
             try:
                 for emb in embedders:
+                    # An English-only model gets only the chunks it can read: embedding
+                    # Japanese text with MiniLM costs minutes and never wins a vote.
+                    positions = [i for i in live_positions if emb.understands(table[i]["lang"])]
+                    texts = [Chunk(**table[i]).embedding_text() for i in positions]
                     done = 0
 
-                    def tick(n: int, name: str = emb.name) -> None:
+                    def tick(n: int, name: str = emb.name, total: int = len(texts)) -> None:
                         nonlocal done
                         done += n
                         if progress:
-                            progress(f"embedding ({name})", done, len(texts))
+                            progress(f"embedding ({name})", done, total)
 
                     vectors, computed = embed_with_cache(emb, texts, cache, tick)
                     embedded[emb.name] = computed
-                    VectorIndex.build(vectors, hnsw_threshold).save(build_dir / "vectors" / f"{emb.name}.faiss")
-                    np.save(build_dir / "vectors" / f"{emb.name}.pos.npy", np.asarray(live_positions, dtype=np.int64))
+                    if len(positions):
+                        VectorIndex.build(vectors, hnsw_threshold).save(build_dir / "vectors" / f"{emb.name}.faiss")
+                    np.save(build_dir / "vectors" / f"{emb.name}.pos.npy", np.asarray(positions, dtype=np.int64))
+                bridge_model = next((e for e in embedders if e.languages is None), None)
+                live = [table[i] for i in live_positions]
+                if bridge_model is not None:
+                    # Built even for a one-language corpus: the readers may not share its language.
+                    terms = extract_terms((f"{c['title']}\n{c['heading']}\n{c['text']}", c["lang"]) for c in live)
+                    counted = 0
+
+                    def tick_terms(n: int) -> None:
+                        nonlocal counted
+                        counted += n
+                        if progress:
+                            progress("embedding (bridge terms)", counted, len(terms))
+
+                    vectors, computed = embed_with_cache(bridge_model, [t for t, _ in terms], cache, tick_terms)
+                    embedded["bridge"] = computed
+                    Bridge([t for t, _ in terms], [lang for _, lang in terms], vectors).save(build_dir)
             finally:
                 cache.close()
 

@@ -18,9 +18,10 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import errors, filters, pages
+    from . import errors, filters, pages, search
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(search.bp)
     errors.init_app(app)
     filters.init_app(app)
 

@@ -85,21 +85,6 @@ def article(slug: str):  # noqa: ANN201
     )
 
 
-@bp.get("/search")
-def search():  # noqa: ANN201
-    """Title filter until the search index is wired in."""
-    q = (request.args.get("q") or "").strip()[:500]
-    results = []
-    if q:
-        needle = q.lower()
-        for a in library().articles.values():
-            hay = " ".join([a.title, a.summary, " ".join(a.aliases), " ".join(a.tags)]).lower()
-            if needle in hay:
-                results.append(a)
-        results.sort(key=lambda a: (needle not in a.title.lower(), a.title.lower()))
-    return render_template("search.html", q=q, results=results)
-
-
 @bp.get("/lang/<code>")
 def set_language(code: str):  # noqa: ANN201
     if code not in LANGUAGES:

@@ -1,6 +1,7 @@
 // kb: progressive enhancements only; every page works without this file.
 (function () {
   "use strict";
+
   // Moving to a section from the table of contents also moves keyboard focus there.
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest(".toc a[href^='#']");
@@ -11,4 +12,83 @@
       window.setTimeout(function () { target.focus({ preventScroll: true }); }, 0);
     }
   });
+
+  // Typeahead: titles and aliases while typing (a combobox in the ARIA sense).
+  function setupSuggest(input) {
+    var url = input.getAttribute("data-suggest");
+    var form = input.form;
+    var wrap = document.createElement("div");
+    wrap.className = "suggest-wrap";
+    input.parentNode.insertBefore(wrap, input);
+    wrap.appendChild(input);
+    wrap.style.flex = "1 1 auto";
+    wrap.style.display = "flex";
+    var list = document.createElement("ul");
+    list.className = "suggest";
+    list.id = input.id + "-suggest";
+    list.setAttribute("role", "listbox");
+    list.hidden = true;
+    wrap.appendChild(list);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", list.id);
+    input.setAttribute("aria-expanded", "false");
+    var items = [], active = -1, timer = null, last = "";
+
+    function close() {
+      list.hidden = true; list.innerHTML = ""; items = []; active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+    function highlight(i) {
+      items.forEach(function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
+      active = i;
+      if (i >= 0) input.setAttribute("aria-activedescendant", items[i].id);
+    }
+    function render(suggestions) {
+      close();
+      if (!suggestions.length) return;
+      suggestions.forEach(function (s, i) {
+        var li = document.createElement("li");
+        li.id = list.id + "-" + i;
+        li.setAttribute("role", "option");
+        li.setAttribute("lang", s.lang);
+        li.dataset.url = s.url;
+        li.textContent = s.label;
+        if (s.title !== s.label) {
+          var t = document.createElement("span");
+          t.className = "s-title"; t.textContent = s.title;
+          li.appendChild(t);
+        }
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); window.location.href = s.url; });
+        list.appendChild(li);
+        items.push(li);
+      });
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    }
+    input.addEventListener("input", function () {
+      var q = input.value.trim();
+      if (timer) window.clearTimeout(timer);
+      if (q.length < 2) { close(); return; }
+      timer = window.setTimeout(function () {
+        if (q === last) return;
+        last = q;
+        fetch(url + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
+          .then(function (data) { if (input.value.trim() === q) render(data.suggestions || []); })
+          .catch(function () { close(); });
+      }, 120);
+    });
+    input.addEventListener("keydown", function (e) {
+      if (list.hidden) return;
+      if (e.key === "ArrowDown") { e.preventDefault(); highlight(Math.min(active + 1, items.length - 1)); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); highlight(Math.max(active - 1, -1)); }
+      else if (e.key === "Escape") { close(); }
+      else if (e.key === "Enter" && active >= 0) { e.preventDefault(); window.location.href = items[active].dataset.url; }
+    });
+    input.addEventListener("blur", function () { window.setTimeout(close, 150); });
+    if (form) form.addEventListener("submit", close);
+  }
+  document.querySelectorAll("input[data-suggest]").forEach(setupSuggest);
 })();
