@@ -45,7 +45,8 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--dev/--no-dev", default=None, help="Dev mode (default: KB_DEV).")
-def serve(articles: Path | None, host: str, port: int, dev: bool | None) -> None:
+@click.option("--watch/--no-watch", default=None, help="Reindex when articles change (default: on in dev mode).")
+def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: bool | None) -> None:
     """Serve the site."""
     from . import create_app
 
@@ -55,6 +56,20 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None) -> None
     app = create_app(config)
     lib = app.extensions["kb_content"].library
     click.echo(f"kb: {len(lib.articles)} articles from {config.articles_dir}")
+    from . import indexing
+
+    # Requests never build: the index is brought up to date here, before serving,
+    # and afterwards by `kb index` or the watcher below.
+    progress = _Progress()
+    try:
+        report = indexing.build(config, library=lib, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"kb: search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
+    app.extensions["kb_search"].get().search("warm up")  # load the models now, not on the first query
+    if watch if watch is not None else config.dev:
+        indexing.start_watcher(config, app.extensions["kb_content"], log=lambda m: click.echo(f"kb: {m}"))
+        click.echo("kb: watching the articles dir; edits are reindexed within seconds")
     click.echo(f"kb: serving on http://{host}:{port}/  (Ctrl-C to stop)")
     from werkzeug.serving import run_simple
 

@@ -5,6 +5,8 @@ The web app and the CLI both come here, so neither holds indexing logic.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from search.embedders import Embedder, load_embedder
 from search.searcher import IndexHandle
 
 from .config import Config
-from .content import Library, load_library
+from .content import ContentStore, Library, load_library
 
 _EMBEDDERS: dict[str, Embedder] = {}
 
@@ -62,6 +64,31 @@ def build(
         full=full,
         progress=progress,
     )
+
+
+def start_watcher(config: Config, store: ContentStore, log: Callable[[str], None] = print, every: float = 2.0) -> threading.Thread:
+    """Reindex in the background whenever the articles change (local runs).
+
+    The running site's IndexHandle notices the switched index by itself.
+    """
+
+    def loop() -> None:
+        last = None
+        while True:
+            time.sleep(every)
+            try:
+                lib = store.library
+                if last is not None and lib is not last:
+                    report = build(config, library=lib)
+                    if report.mode != "unchanged":
+                        log(f"reindexed {len(report.added) + len(report.changed) + len(report.removed)} article(s) in {report.seconds:.1f}s")
+                last = lib
+            except Exception as exc:  # keep watching: a bad edit must not stop reindexing
+                log(f"reindex failed: {exc}")
+
+    thread = threading.Thread(target=loop, name="kb-index-watcher", daemon=True)
+    thread.start()
+    return thread
 
 
 def handle(config: Config) -> IndexHandle:

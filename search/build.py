@@ -42,7 +42,8 @@ from .vectors import HNSW_THRESHOLD, VectorIndex
 
 SCHEMA_VERSION = 4
 KEEP_BUILDS = 2  # the live one and the one before (a server may still be reading it)
-COMPACT_RATIO = 0.3  # rebuild from scratch when this share of the chunk table is dead
+COMPACT_RATIO = 0.3  # rebuild from scratch when this share of the chunk table is dead...
+COMPACT_MIN = 500  # ...and it is this many chunks (small tables cost nothing to carry)
 
 
 class IndexBusyError(RuntimeError):
@@ -182,7 +183,8 @@ def build_index(
             dead = {*removed, *changed}
             table = [c if c is not None and c["doc_id"] not in dead else None for c in table]
             live = sum(1 for c in table if c is not None)
-            if table and (len(table) - live) / len(table) > COMPACT_RATIO:
+            dead_count = len(table) - live
+            if dead_count >= COMPACT_MIN and dead_count / len(table) > COMPACT_RATIO:
                 reusable = False
         if not reusable:
             table, added, changed, removed = [], sorted(hashes), [], sorted(set(old_hashes) - set(hashes))

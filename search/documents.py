@@ -74,4 +74,5 @@ class SearchResult:
     corrected: bool = False  # results are for ``did_you_mean``, the query found too little
     took_ms: float = 0.0
     language: str = "en"
-    total: int = 0
+    total: int = 0  # articles found
+    ranked: list[str] = field(default_factory=list)  # every article found, best first

@@ -156,6 +156,7 @@ class Searcher:
                 fused, terms, result.corrected = alt, alt_terms, True
         result.did_you_mean = suggestion
         result.total = len(fused)
+        result.ranked = [f.article for f in fused]
         for f in fused[offset : offset + limit]:
             c = self._chunk(f.best_chunk)
             text = c.text if c.kind != "title" or c.text else c.aliases

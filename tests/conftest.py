@@ -70,3 +70,30 @@ def require_browser() -> str:
             pytest.fail("Chromium is missing at /usr/bin/chromium (apt-get install -y chromium)")
         pytest.skip("Chromium is missing at /usr/bin/chromium (apt-get install -y chromium)")
     return exe
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory) -> Path:
+    """The bundled articles indexed once per test session, with the default models."""
+    from kb import indexing
+
+    index_dir = tmp_path_factory.mktemp("bundled-index")
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=index_dir)
+    indexing.build(cfg)
+    return index_dir
+
+
+@pytest.fixture
+def search_app(bundled_index):
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0)
+    app = create_app(cfg)
+    app.testing = True
+    return app
+
+
+@pytest.fixture(scope="session")
+def use_embedder():
+    """Multilingual USE alone: real, and fast enough for many small builds."""
+    from search.embedders import USEEmbedder
+
+    return USEEmbedder()

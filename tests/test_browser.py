@@ -17,8 +17,8 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
-    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path_factory.mktemp("index"), secret_key="t")
+def live_server(bundled_index):
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t")
     app = create_app(cfg)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -86,3 +86,33 @@ def test_javascript_errors_do_not_happen(live_server, browser):
     page.goto(live_server + "/a/people/leave-types")
     page.locator(".toc a").nth(1).click()
     assert errors == []
+
+
+def test_search_and_follow_a_result_to_its_section(live_server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/")
+    box = page.locator("#q")
+    box.fill("passw")
+    # Typeahead offers titles and aliases while typing.
+    option = page.locator("#q-suggest [role=option]").first
+    option.wait_for()
+    assert "pass" in option.inner_text().lower()
+    box.fill("how long do I have to submit an expense report")
+    box.press("Enter")
+    page.wait_for_url("**/search?q=*")
+    assert page.locator(".result-title a").first.get_attribute("href").startswith("/a/finance/")
+    # Follow the first result that points into a section of its article.
+    first = page.locator(".result-title a[href*='#']").first
+    href = first.get_attribute("href")
+    page.locator(".snippet mark").first.wait_for()
+    first.click()
+    page.wait_for_url("**/a/**")
+    anchor = href.split("#", 1)[1]
+    target = page.locator(f"[id='{anchor}']")
+    assert target.is_visible()
+    # The section the result points at is on screen, not somewhere below.
+    box_y = target.bounding_box()["y"]
+    assert 0 <= box_y < 900
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search-result-section.png"))
+    page.close()

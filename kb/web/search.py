@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from search.documents import Hit
 from search.query import MAX_QUERY_CHARS
 from search.searcher import IndexMissingError
 
+from ..i18n import select_locale
 from . import library
 
 bp = Blueprint("search", __name__)
@@ -17,7 +19,7 @@ def _searcher():  # noqa: ANN202
     return current_app.extensions["kb_search"].get()
 
 
-def _hit_dict(hit) -> dict:  # noqa: ANN001
+def _hit_dict(hit: Hit, others: list[Hit] | None = None) -> dict:
     lib = library()
     art = lib.articles.get(hit.article)
     url = f"/a/{art.slug}" if art else None
@@ -33,7 +35,47 @@ def _hit_dict(hit) -> dict:  # noqa: ANN001
         "lang": hit.lang,
         "snippet": hit.snippet,
         "score": hit.score,
+        "also_in": [
+            {"lang": o.lang, "title": o.title, "url": f"/a/{lib.articles[o.article].slug}"}
+            for o in others or []
+            if o.article in lib.articles
+        ],
     }
+
+
+def _family_of(path: str) -> str:
+    art = library().articles.get(path)
+    return art.translation_of if art and art.translation_of in library().articles else path
+
+
+def _search_families(q: str, department: str | None, limit: int, offset: int = 0):  # noqa: ANN202
+    """Search, then keep one result per article family; returns (result, [(hit, others)], total)."""
+    result = _searcher().search(q, department=department, limit=(offset + limit) * 3)
+    families = _one_per_family(result.hits, [result.language, select_locale()])
+    total = len(dict.fromkeys(_family_of(a) for a in result.ranked))
+    return result, families[offset : offset + limit], total
+
+
+def _one_per_family(hits: list[Hit], preferred: list[str]) -> list[tuple[Hit, list[Hit]]]:
+    """One result per article and its translations, in the reader's language when found.
+
+    A Japanese reader asking about parental leave wants the Japanese version of
+    the policy, once, where the family ranked best, not the same policy twice.
+    """
+    groups: dict[str, list] = {}
+    order: list[str] = []
+    for h in hits:
+        f = _family_of(h.article)
+        if f not in groups:
+            groups[f] = []
+            order.append(f)
+        groups[f].append(h)
+    out = []
+    for f in order:
+        members = groups[f]
+        best = next((h for lang in preferred for h in members if h.lang == lang), members[0])
+        out.append((best, [h for h in members if h is not best]))
+    return out
 
 
 def _params() -> tuple[str, str | None, bool]:
@@ -59,13 +101,13 @@ def search_page():  # noqa: ANN201
     if not q:
         return render_template("search.html", state="empty", **ctx)
     try:
-        result = _searcher().search(q, department=department, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        result, families, total = _search_families(q, department, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     except IndexMissingError:
         return render_template("search.html", state="no-index", **ctx), 503
-    hits = [_hit_dict(h) for h in result.hits]
-    state = "results" if hits else ("no-words" if result.total == 0 and not any(c.isalnum() for c in q) else "none")
-    pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
-    return render_template("search.html", state=state, result=result, hits=hits, pages=pages, **ctx)
+    hits = [_hit_dict(h, others) for h, others in families]
+    state = "results" if hits else ("no-words" if total == 0 and not any(c.isalnum() for c in q) else "none")
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    return render_template("search.html", state=state, result=result, hits=hits, pages=pages, total=total, **ctx)
 
 
 @bp.get("/api/search")
@@ -78,7 +120,7 @@ def api_search():  # noqa: ANN201
     except ValueError:
         return jsonify(error="bad_limit", message="limit must be a whole number from 1 to 50."), 400
     try:
-        result = _searcher().search(q, department=department, limit=limit)
+        result, families, total = _search_families(q, department, limit)
     except IndexMissingError:
         return jsonify(error="index_missing", message="The search index is not built yet (run `kb index`)."), 503
     return jsonify(
@@ -87,9 +129,9 @@ def api_search():  # noqa: ANN201
         department=department,
         did_you_mean=result.did_you_mean,
         corrected=result.corrected,
-        total=result.total,
+        total=total,
         took_ms=round(result.took_ms, 1),
-        results=[_hit_dict(h) for h in result.hits],
+        results=[_hit_dict(h, others) for h, others in families],
     )
 
 

@@ -1,0 +1,137 @@
+"""Index lifecycle: incremental updates, atomic switch, crash safety, live reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from search.build import IndexBusyError, _Lock, build_index, current_build, read_manifest
+from search.documents import DocSection, Document
+from search.searcher import IndexHandle, IndexMissingError, Searcher
+
+
+def docs(**overrides):
+    base = {
+        "hr/leave.md": Document("hr/leave.md", "Parental leave", "en", "hr", "Sixteen weeks paid.",
+                                sections=(DocSection("apply", ("How to apply",), "Ask your manager and file in Compass."),)),
+        "it/vpn.md": Document("it/vpn.md", "Connecting to the VPN", "en", "it", "Use the VPN on public Wi-Fi.",
+                              sections=(DocSection("install", ("Install",), "Install the meridian-vpn client."),)),
+        "fin/expenses.md": Document("fin/expenses.md", "Expense policy", "en", "finance", "Receipts over $25.",
+                                    sections=(DocSection("deadline", ("Deadline",), "Submit expenses within 30 days."),)),
+    }
+    base.update(overrides)
+    return [d for d in base.values() if d is not None]
+
+
+def top(index_dir, use_embedder, query):
+    s = Searcher(current_build(index_dir), {"use-m3": use_embedder})
+    try:
+        return [h.article for h in s.search(query, limit=3).hits]
+    finally:
+        s.close()
+
+
+def test_incremental_update_touches_only_what_changed(tmp_path, use_embedder):
+    index_dir = tmp_path / "index"
+    first = build_index(docs(), index_dir, [use_embedder])
+    assert first.mode == "full" and first.embedded["use-m3"] == first.chunks
+    again = build_index(docs(), index_dir, [use_embedder])
+    assert again.mode == "unchanged" and again.build_dir == first.build_dir
+
+    edited = Document("hr/leave.md", "Parental leave", "en", "hr", "Twenty weeks paid from 2027.",
+                      sections=(DocSection("apply", ("How to apply",), "Ask your manager and file in Compass."),))
+    report = build_index(docs(**{"hr/leave.md": edited}), index_dir, [use_embedder])
+    assert report.mode == "incremental" and report.changed == ["hr/leave.md"]
+    # Only the changed chunk (the title card with the new summary) was embedded again.
+    assert report.embedded["use-m3"] == 1
+    assert report.build_dir != first.build_dir
+    assert "hr/leave.md" in top(index_dir, use_embedder, "twenty weeks")
+
+    gone = build_index(docs(**{"it/vpn.md": None}), index_dir, [use_embedder])
+    assert gone.removed == ["it/vpn.md"] and gone.mode == "incremental"
+    for query in ("VPN", "meridian-vpn client install"):
+        assert "it/vpn.md" not in top(index_dir, use_embedder, query)
+    manifest = read_manifest(current_build(index_dir))
+    assert set(manifest["articles"]) == {"hr/leave.md", "fin/expenses.md"}
+
+
+def test_interrupted_build_leaves_the_live_index_serving(tmp_path, use_embedder):
+    index_dir = tmp_path / "index"
+    live = build_index(docs(), index_dir, [use_embedder]).build_dir
+
+    def interrupt(stage, done, total):
+        raise KeyboardInterrupt  # Ctrl-C in the middle of embedding
+
+    new = docs(**{"it/new.md": Document("it/new.md", "Printers", "en", "it", "How to add a printer.")})
+    with pytest.raises(KeyboardInterrupt):
+        build_index(new, index_dir, [use_embedder], progress=interrupt, full=True)
+    assert current_build(index_dir) == live
+    assert [p for p in (index_dir / "builds").iterdir()] == [live]  # the half-built dir is gone
+    assert "it/vpn.md" in top(index_dir, use_embedder, "VPN")
+
+
+def test_killed_build_leaves_the_live_index_serving(tmp_path, use_embedder):
+    index_dir = tmp_path / "index"
+    live = build_index(docs(), index_dir, [use_embedder]).build_dir
+    # A second process builds and is killed (SIGKILL: no cleanup runs) while embedding.
+    script = textwrap.dedent(f"""
+        import sys, threading
+        from search.build import build_index
+        from search.documents import Document
+        from search.embedders import USEEmbedder
+        d = [Document("x{{}}.md".format(i), "Doc {{}}".format(i), "en", "x", "text {{}}".format(i)) for i in range(50)]
+        def progress(stage, done, total):
+            print("EMBEDDING", flush=True)
+            threading.Event().wait()  # hold here until killed
+        build_index(d, {str(index_dir)!r}, [USEEmbedder()], progress=progress, full=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        assert proc.stdout.readline().strip() == "EMBEDDING"
+        partial = [p for p in (index_dir / "builds").iterdir() if p != live]
+        assert partial and not (partial[0] / "manifest.json").exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert current_build(index_dir) == live
+    assert "it/vpn.md" in top(index_dir, use_embedder, "VPN")
+    # The next build cleans up the abandoned directory and switches.
+    report = build_index(docs(), index_dir, [use_embedder], full=True)
+    assert current_build(index_dir) == report.build_dir
+    assert not any(p.exists() for p in partial)
+
+
+def test_only_one_build_at_a_time(tmp_path, use_embedder):
+    index_dir = tmp_path / "index"
+    with _Lock(index_dir / ".lock"):
+        with pytest.raises(IndexBusyError):
+            build_index(docs(), index_dir, [use_embedder])
+
+
+def test_handle_picks_up_a_new_index_without_restart(tmp_path, use_embedder):
+    index_dir = tmp_path / "index"
+    handle = IndexHandle(index_dir, lambda name: use_embedder, check_every=0)
+    with pytest.raises(IndexMissingError):
+        handle.get()
+    build_index(docs(), index_dir, [use_embedder])
+    first = handle.get()
+    assert [h.article for h in first.search("printer", limit=5).hits if h.article == "it/printers.md"] == []
+    printers = Document("it/printers.md", "Printers", "en", "it", "How to add a printer on each floor.")
+    build_index(docs(**{"it/printers.md": printers}), index_dir, [use_embedder])
+    second = handle.get()
+    assert second is not first
+    assert second.search("add a printer", limit=3).hits[0].article == "it/printers.md"
+
+
+def test_manifest_records_schema_models_and_hashes(tmp_path, use_embedder):
+    report = build_index(docs(), tmp_path / "index", [use_embedder])
+    manifest = json.loads((report.build_dir / "manifest.json").read_text())
+    assert manifest["schema"] >= 1
+    assert [m["name"] for m in manifest["models"]] == ["use-m3"]
+    assert len(manifest["articles"]) == 3 and all(len(h) == 64 for h in manifest["articles"].values())
