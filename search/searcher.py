@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from .snippets import snippet
 from .spelling import Speller
 from .vectors import VectorIndex
 
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-encode")
 DEPTH = 100  # chunks taken from each retriever before fusion
 BRIDGE_TERMS = 10  # terms a query is translated into, per other language (8-12 measured alike)
 BRIDGE_MIN_SHARE = 0.3  # translate into English only where English is at least this share of chunks
@@ -112,14 +114,15 @@ class Searcher:
         """Each retriever's chunk ranking for ``text`` (already normalised)."""
         lang = lang or analyze_query(text).lang
         expansions = synonym_terms(text, self.synonyms)
+        readers = {n: e for n, e in self.embedders.items() if e.understands(lang)}  # MiniLM cannot read Korean
+        # The models encode in worker threads (torch and numpy release the GIL)
+        # while BM25 runs here: on two cores the query costs the slowest part,
+        # not the sum of them.
+        futures = {name: _POOL.submit(emb.encode_query, text) for name, emb in readers.items()}
         q, terms = keyword.build_query(text, expansions)
-        out: list[Ranking] = []
-        out.append(Ranking("keyword", self.keyword.search(q, depth, department) if q is not None else [], lang))
-        vectors: dict[str, np.ndarray] = {}
-        for name, emb in self.embedders.items():
-            if not emb.understands(lang):
-                continue  # an English-only model cannot read this query
-            vectors[name] = emb.encode_query(text)
+        out: list[Ranking] = [Ranking("keyword", self.keyword.search(q, depth, department) if q is not None else [], lang)]
+        vectors = {name: f.result() for name, f in futures.items()}
+        for name in readers:
             out.append(Ranking(name, self._dense(name, vectors[name], department, depth), lang))
         if self.bridge is not None and self.bridge_model in vectors:
             translations = self.bridge.translate(vectors[self.bridge_model], lang, BRIDGE_TERMS)
@@ -127,14 +130,14 @@ class Searcher:
                 if group not in self.bridge_targets:
                     continue
                 translated = " ".join(words)
-                tq, _ = keyword.build_query(translated)
                 t_lang = "en" if group == "en" else ("ja" if group == "cjk-han" else group)
+                t_readers = {n: e for n, e in self.embedders.items() if e.languages is not None and e.understands(t_lang)}
+                t_futures = {n: _POOL.submit(e.encode_query, translated) for n, e in t_readers.items()}
+                tq, _ = keyword.build_query(translated)
                 if tq is not None:
                     out.append(Ranking("keyword~", self.keyword.search(tq, depth, department), t_lang))
-                for name, emb in self.embedders.items():
-                    if emb.languages is not None and emb.understands(t_lang):
-                        mv = emb.encode_query(translated)
-                        out.append(Ranking(name + "~", self._dense(name, mv, department, depth), t_lang))
+                for name, f in t_futures.items():
+                    out.append(Ranking(name + "~", self._dense(name, f.result(), department, depth), t_lang))
         terms.update(t for e in expansions for t in keyword.query_terms(e))
         return out, terms
 

@@ -156,11 +156,6 @@ def test_edited_article_shows_without_restart(small_app, make_articles):
     assert "Dental" in text(client.get("/d/benefits"))
 
 
-def test_title_filter_search(small_app):
-    body = text(small_app.test_client().get("/search?q=parental"))
-    assert 'href="/a/benefits/leave"' in body
-
-
 def test_every_bundled_page_renders(client, app):
     lib = app.extensions["kb_content"].library
     assert len(lib.articles) >= 40

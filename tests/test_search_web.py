@@ -108,3 +108,11 @@ def test_search_without_an_index_says_so(tmp_path):
     assert resp.status_code == 503 and "kb index" in resp.get_data(as_text=True)
     assert client.get("/api/search?q=vpn").get_json()["error"] == "index_missing"
     assert client.get("/api/suggest?q=vp").get_json()["suggestions"] == []
+
+
+def test_quoted_phrases_search_all_fields(search_app):
+    for q in ('"parental leave"', "「通勤手当」", '"security key" lost'):
+        resp = search_app.test_client().get("/api/search", query_string={"q": q})
+        assert resp.status_code == 200
+        data = resp.get_json()
+        assert data["results"], q

@@ -1,0 +1,57 @@
+"""faiss indexes (flat and HNSW), embedders and their cache."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from search.embedders import EmbedderError, SentenceTransformerEmbedder, VectorCache, embed_with_cache, load_embedder
+from search.vectors import VectorIndex
+
+
+def unit_vectors(n, dim=32, seed=0):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("threshold, kind", [(10_000, faiss.IndexFlatIP), (100, faiss.IndexHNSWFlat)])
+def test_flat_below_threshold_hnsw_above_and_persisted(tmp_path, threshold, kind):
+    vecs = unit_vectors(500)
+    index = VectorIndex.build(vecs, hnsw_threshold=threshold)
+    assert isinstance(index.index, kind)
+    index.save(tmp_path / "v.faiss")
+    loaded = VectorIndex.load(tmp_path / "v.faiss")
+    scores, ids = loaded.search(vecs[123], 5)
+    assert ids[0] == 123 and scores[0] == pytest.approx(1.0, abs=1e-4)
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_search_never_asks_for_more_than_there_is():
+    index = VectorIndex.build(unit_vectors(3))
+    _, ids = index.search(unit_vectors(1, seed=1)[0], 10)
+    assert sorted(ids.tolist()) == [0, 1, 2]
+
+
+def test_models_are_never_downloaded(tmp_path):
+    with pytest.raises(EmbedderError, match="never downloaded"):
+        SentenceTransformerEmbedder(tmp_path / "no-model-here")
+    with pytest.raises(EmbedderError, match="unknown embedder"):
+        load_embedder("sentence-transformers/all-MiniLM-L6-v2")
+
+
+def test_vector_cache_embeds_only_new_texts(tmp_path, use_embedder):
+    cache = VectorCache(tmp_path / "cache.sqlite")
+    first, computed = embed_with_cache(use_embedder, ["parental leave", "VPN setup"], cache)
+    assert computed == 2 and first.shape == (2, 512)
+    again, computed = embed_with_cache(use_embedder, ["VPN setup", "expense deadline", "parental leave"], cache)
+    assert computed == 1
+    np.testing.assert_allclose(again[0], first[1], atol=1e-6)
+    assert np.linalg.norm(again, axis=1) == pytest.approx([1, 1, 1], abs=1e-5)
+    cache.close()
+
+
+def test_multilingual_model_puts_translations_close(use_embedder):
+    vecs = use_embedder.encode(["parental leave", "育児休業", "expense report deadline"])
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
