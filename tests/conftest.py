@@ -97,3 +97,50 @@ def use_embedder():
     from search.embedders import USEEmbedder
 
     return USEEmbedder()
+
+
+def _postgres_url() -> str | None:
+    """A fresh schema in the local PostgreSQL, or None when it is not reachable."""
+    import uuid
+
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    base = os.environ.get("KB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        with psycopg.connect(base, connect_timeout=3, autocommit=True) as conn:
+            schema = f"kb_test_{uuid.uuid4().hex[:10]}"
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except Exception:
+        return None
+    return base.replace("postgresql://", "postgresql+psycopg://") + f"?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Every database test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+        return
+    url = _postgres_url()
+    if url is None:
+        if os.environ.get("KB_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (database test); CI requires it")
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432: these tests ran on SQLite only")
+    yield url
+    import psycopg
+
+    schema = url.rsplit("%3D", 1)[1]
+    with psycopg.connect(os.environ.get("KB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def db(database_url):
+    from kb.feedback.db import Database, upgrade
+
+    upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.engine.dispose()

@@ -1,0 +1,119 @@
+"""The feedback tables (SQLAlchemy 2). Changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+REASONS = ("outdated", "incorrect", "unclear", "missing", "broken_link", "other")
+STATUSES = ("new", "acknowledged", "resolved", "declined")
+COMMENT_MAX = 2000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Vote(Base):
+    """'Was this helpful?' One per person per article per day; changing it updates the row."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("article", "voter", "day", name="uq_vote_per_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article: Mapped[str] = mapped_column(String(500), index=True)
+    voter: Mapped[str] = mapped_column(String(320))  # email, or an anonymous session key
+    day: Mapped[date] = mapped_column(Date)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+    section: Mapped[str | None] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Flag(Base):
+    """Something for a department to act on: a 'not helpful' vote with a reason, or a content gap."""
+
+    __tablename__ = "flags"
+    __table_args__ = (Index("ix_flags_department_status", "department", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "article" | "gap"
+    department: Mapped[str] = mapped_column(String(100))
+    article: Mapped[str | None] = mapped_column(String(500), index=True)
+    section: Mapped[str | None] = mapped_column(String(300))
+    query: Mapped[str | None] = mapped_column(String(500))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    comment: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str | None] = mapped_column(String(320))  # None when anonymous
+    notify_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # the article version flagged
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    vote_id: Mapped[int | None] = mapped_column(ForeignKey("votes.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    events: Mapped[list[FlagEvent]] = relationship(back_populates="flag", order_by="FlagEvent.id")
+
+
+class FlagEvent(Base):
+    """The audit log: every change to a flag, by whom, when."""
+
+    __tablename__ = "flag_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    flag: Mapped[Flag] = relationship(back_populates="events")
+
+
+class SearchLog(Base):
+    """Every search, without who searched: for zero-result and success rates."""
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    query: Mapped[str] = mapped_column(String(500))
+    lang: Mapped[str] = mapped_column(String(8))
+    department: Mapped[str | None] = mapped_column(String(100))
+    results: Mapped[int] = mapped_column(Integer)
+    top_article: Mapped[str | None] = mapped_column(String(500))
+
+
+class OutboxMessage(Base):
+    """A side effect leaving the process (email, webhook), written with the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "email" | "webhook"
+    target: Mapped[str] = mapped_column(String(1000))
+    payload: Mapped[dict] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

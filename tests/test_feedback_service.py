@@ -1,0 +1,225 @@
+"""Votes, flags, transitions, permissions and the outbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from kb.content.departments import parse_response_target
+from kb.content.models import Article, Contact, Department, GitInfo
+from kb.feedback import (
+    FeedbackService,
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from kb.feedback.db import SchemaOutdatedError, check_schema, make_engine
+from kb.feedback.due import add_business_days
+from kb.feedback.identity import person_for
+from kb.feedback.models import Flag, FlagEvent, OutboxMessage, Vote
+
+DEPARTMENTS = {
+    "payroll": Department(
+        "payroll", "Payroll", owners=["pat.owner@x.example"], contact=Contact(email="payroll@x.example"),
+        response_target=parse_response_target("2 business days"),
+        notify={"email": ["payroll-kb@x.example"], "webhook": "http://127.0.0.1:9/hook"},
+    ),
+    "it": Department("it", "IT", owners=["ivy.owner@x.example"], response_target=parse_response_target("24 hours")),
+}
+ADMINS = {"ada.admin@x.example"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def article(path="payroll/pay.md", dept="payroll", content_hash="h1"):
+    return Article(path=path, slug=path[:-3], title="Pay schedule", department=dept, lang="en", body="",
+                   content_hash=content_hash, git=GitInfo("abc123", datetime.now(UTC), "A", "a@x"))
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def svc(db, clock):
+    return FeedbackService(db, lambda: DEPARTMENTS, site_url="http://kb.test", now=clock)
+
+
+def who(email):
+    return person_for(email, DEPARTMENTS, ADMINS)
+
+
+def test_not_helpful_vote_becomes_a_flag_routed_to_the_department(svc, db):
+    r = svc.vote(voter="e@x.example", reporter="e@x.example", article=article(), helpful=False,
+                 reason="outdated", comment="The dates are for 2025.", section="dates", notify=True)
+    assert r.department.name == "Payroll" and r.department.response_target.text == "2 business days"
+    with db.session() as s:
+        flag = s.get(Flag, r.flag_id)
+        assert (flag.kind, flag.department, flag.article, flag.section, flag.status) == ("article", "payroll", "payroll/pay.md", "dates", "new")
+        assert flag.content_hash == "h1" and flag.git_commit == "abc123"
+        # Friday 10:00 + 2 business days = Tuesday.
+        assert flag.due_at.replace(tzinfo=UTC).weekday() == 1
+        vote = s.get(Vote, r.vote_id)
+        assert vote.content_hash == "h1" and vote.git_commit == "abc123" and vote.section == "dates"
+        # The department's email and webhook wait in the outbox, written with the flag.
+        kinds = sorted((m.kind, m.target) for m in s.scalars(select(OutboxMessage)))
+        assert kinds == [("email", "payroll-kb@x.example"), ("webhook", "http://127.0.0.1:9/hook")]
+
+
+def test_one_vote_per_person_per_article_per_day_and_it_can_change(svc, db, clock):
+    a = article()
+    svc.vote(voter="e@x.example", reporter=None, article=a, helpful=True)
+    r = svc.vote(voter="e@x.example", reporter=None, article=a, helpful=False, reason="unclear")
+    assert r.changed
+    r2 = svc.vote(voter="e@x.example", reporter=None, article=a, helpful=False, reason="incorrect", comment="Wrong cutoff")
+    with db.session() as s:
+        assert s.scalar(select(Vote).where(Vote.voter == "e@x.example")).reason == "incorrect"
+        assert len(list(s.scalars(select(Vote)))) == 1
+        assert len(list(s.scalars(select(Flag)))) == 1  # refined, not flagged twice
+        assert s.get(Flag, r2.flag_id).comment == "Wrong cutoff"
+    clock.t += timedelta(days=1)
+    svc.vote(voter="e@x.example", reporter=None, article=a, helpful=True)
+    with db.session() as s:
+        assert len(list(s.scalars(select(Vote)))) == 2
+
+
+def test_input_is_validated(svc):
+    with pytest.raises(InvalidInputError):
+        svc.vote(voter="v", reporter=None, article=article(), helpful=False, reason="because", comment="x")
+    with pytest.raises(InvalidInputError, match="2000"):
+        svc.vote(voter="v", reporter=None, article=article(), helpful=False, reason="other", comment="x" * 2001)
+    with pytest.raises(InvalidInputError):
+        svc.flag_gap(reporter=None, query="dental", department="nope")
+
+
+def test_gap_flag(svc, db):
+    r = svc.flag_gap(reporter="e@x.example", query="  dental   implants ", department="it", comment="nothing found", notify=True)
+    with db.session() as s:
+        flag = s.get(Flag, r.flag_id)
+        assert (flag.kind, flag.query, flag.reason, flag.department) == ("gap", "dental implants", "missing", "it")
+        assert flag.due_at - flag.created_at == timedelta(hours=24)
+
+
+def test_state_machine_every_transition(svc, db):
+    owner = who("pat.owner@x.example")
+    fid = svc.vote(voter="e", reporter="e@x.example", article=article(), helpful=False, reason="unclear", notify=True).flag_id
+    assert svc.transition(owner, fid, "acknowledge").status == "acknowledged"
+    with pytest.raises(InvalidTransitionError):
+        svc.transition(owner, fid, "acknowledge")
+    with pytest.raises(InvalidInputError, match="note"):
+        svc.transition(owner, fid, "resolve")
+    assert svc.transition(owner, fid, "resolve", "Rewrote the cutoff section").status == "resolved"
+    with pytest.raises(InvalidTransitionError):
+        svc.transition(owner, fid, "decline", "no")
+    assert svc.transition(owner, fid, "reopen").status == "acknowledged"
+    assert svc.transition(owner, fid, "decline", "Working as intended").status == "declined"
+    fid2 = svc.flag_gap(reporter=None, query="x", department="payroll").flag_id
+    assert svc.transition(owner, fid2, "resolve", "Added an FAQ").status == "resolved"  # straight from new
+    with pytest.raises(InvalidTransitionError):
+        svc.transition(owner, fid2, "explode")
+    flag = svc.get_flag(owner, fid)
+    assert [e.action for e in flag.events] == ["created", "acknowledge", "resolve", "reopen", "decline"]
+    assert flag.events[2].actor == "pat.owner@x.example" and flag.events[2].detail["note"] == "Rewrote the cutoff section"
+    # Resolving told the employee who asked to be told (once per resolution).
+    with db.session() as s:
+        to_reporter = [m for m in s.scalars(select(OutboxMessage)) if m.target == "e@x.example"]
+        assert len(to_reporter) == 1 and "Rewrote the cutoff section" in to_reporter[0].payload["body"]
+
+
+@pytest.mark.parametrize("email, sees_payroll, can_change", [
+    ("e@x.example", False, False),            # employee
+    ("ivy.owner@x.example", False, False),    # owner of another department
+    ("pat.owner@x.example", True, True),      # owner
+    ("ada.admin@x.example", True, True),      # admin
+])
+def test_permission_matrix(svc, email, sees_payroll, can_change):
+    fid = svc.vote(voter="e", reporter=None, article=article(), helpful=False, reason="unclear").flag_id
+    svc.flag_gap(reporter=None, query="vpn", department="it")
+    person = who(email)
+    if person.is_triager:
+        listed = {f.department for f in svc.list_flags(person)}
+        assert ("payroll" in listed) == sees_payroll
+    else:
+        with pytest.raises(PermissionDeniedError):
+            svc.list_flags(person)
+    if can_change:
+        assert svc.transition(person, fid, "acknowledge").status == "acknowledged"
+        svc.assign(person, [fid], "pat.owner@x.example")
+    else:
+        with pytest.raises(PermissionDeniedError):
+            svc.transition(person, fid, "acknowledge")
+        with pytest.raises(PermissionDeniedError):
+            svc.get_flag(person, fid)
+
+
+def test_queue_filters_and_bulk_actions(svc, clock):
+    admin = who("ada.admin@x.example")
+    a = svc.vote(voter="1", reporter=None, article=article(), helpful=False, reason="outdated", comment="old RATES").flag_id
+    clock.t += timedelta(days=3)
+    b = svc.flag_gap(reporter=None, query="bonus dates", department="payroll", comment="where?").flag_id
+    c = svc.flag_gap(reporter=None, query="printer", department="it").flag_id
+    assert {f.id for f in svc.list_flags(admin, department="payroll")} == {a, b}
+    assert [f.id for f in svc.list_flags(admin, reason="outdated")] == [a]
+    assert [f.id for f in svc.list_flags(admin, text="rates")] == [a]
+    assert [f.id for f in svc.list_flags(admin, older_than_days=2)] == [a]
+    assert [f.id for f in svc.list_flags(admin, article="payroll/pay.md")] == [a]
+    assert svc.bulk_acknowledge(admin, [a, b, c]) == 3
+    assert svc.bulk_acknowledge(admin, [a]) == 0
+    assert {f.id for f in svc.list_flags(admin, status="acknowledged")} == {a, b, c}
+    svc.assign(admin, [a, b], "pat.owner@x.example")
+    assert {f.assignee for f in svc.list_flags(admin, department="payroll")} == {"pat.owner@x.example"}
+    assert [f.id for f in svc.list_flags(admin, sort="newest")][0] == c
+    with pytest.raises(NotFoundError):
+        svc.get_flag(admin, 9999)
+
+
+def test_resolve_from_commit(svc):
+    fid = svc.vote(voter="e", reporter="e@x.example", article=article(), helpful=False, reason="broken_link", notify=True).flag_id
+    assert svc.resolve_from_commit(fid, "deadbeefcafe0123", "Fix the W-2 link\n\nResolves-Feedback: 1", "Dana")
+    flag = svc.get_flag(who("ada.admin@x.example"), fid)
+    assert flag.status == "resolved" and "deadbeefcafe" in flag.resolution_note
+    assert not svc.resolve_from_commit(fid, "deadbeefcafe0123", "again", "Dana")  # already resolved
+
+
+def test_comments_are_stored_as_text(svc, db):
+    evil = "<script>alert('x')</script> & <img src=x onerror=alert(1)>"
+    fid = svc.vote(voter="e", reporter=None, article=article(), helpful=False, reason="other", comment=evil).flag_id
+    with db.session() as s:
+        assert s.get(Flag, fid).comment == evil  # stored verbatim; escaping is the template's job
+
+
+def test_business_days():
+    fri = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert add_business_days(fri, 1).weekday() == 0
+    assert add_business_days(fri, 5).date().isoformat() == "2026-11-27"
+    sat = datetime(2026, 11, 21, 10, tzinfo=UTC)
+    assert add_business_days(sat, 1).date().isoformat() == "2026-11-24"
+
+
+def test_outdated_schema_is_detected(database_url):
+    engine = make_engine(database_url)
+    with pytest.raises(SchemaOutdatedError, match="kb db upgrade"):
+        check_schema(engine)
+    engine.dispose()
+
+
+def test_events_are_an_audit_log(svc, db):
+    owner = who("pat.owner@x.example")
+    fid = svc.flag_gap(reporter=None, query="x", department="payroll").flag_id
+    svc.assign(owner, [fid], "someone@x.example")
+    svc.transition(owner, fid, "resolve", "done")
+    with db.session() as s:
+        events = list(s.scalars(select(FlagEvent).where(FlagEvent.flag_id == fid).order_by(FlagEvent.id)))
+    assert [(e.action, e.actor) for e in events] == [
+        ("created", None), ("assigned", "pat.owner@x.example"), ("resolve", "pat.owner@x.example"),
+    ]
