@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/kb db upgrade
 	KB_DEV=$${KB_DEV:-1} $(BIN)/kb serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

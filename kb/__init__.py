@@ -20,8 +20,11 @@ def _asset_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
 
-def create_app(config: Config | None = None, **overrides: Any) -> Flask:
-    """The Flask app factory: ``create_app()`` reads ``KB_*`` from the environment."""
+def create_app(config: Config | None = None, *, check_db: bool = True, **overrides: Any) -> Flask:
+    """The Flask app factory: ``create_app()`` reads ``KB_*`` from the environment.
+
+    Raises SchemaOutdatedError when the database needs ``kb db upgrade``.
+    """
     config = config or Config.from_env()
     if overrides:
         config = config.with_(**overrides)
@@ -43,6 +46,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         KB=config,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Local runs are plain http on 127.0.0.1; everywhere else cookies need TLS.
+        SESSION_COOKIE_SECURE=not config.dev and config.site_url.startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,  # a form left open all day still works; the token is per session
     )
 
     from .content import ContentStore
@@ -57,6 +63,18 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from . import i18n
 
     i18n.init_app(app)
+
+    from .feedback import Database, FeedbackService
+    from .feedback.db import check_schema
+
+    url = config.resolved_database_url(Path(app.instance_path))
+    db = Database(url)
+    if check_db:
+        check_schema(db.engine)  # refuse to run on an outdated schema: `kb db upgrade`
+    app.extensions["kb_db"] = db
+    app.extensions["kb_feedback"] = FeedbackService(
+        db, lambda: app.extensions["kb_content"].library.departments, site_url=config.site_url
+    )
 
     from .web import init_app as init_web
 

@@ -49,11 +49,15 @@ def main() -> None:
 def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: bool | None) -> None:
     """Serve the site."""
     from . import create_app
+    from .feedback import SchemaOutdatedError
 
     config = _config(articles)
     if dev is not None:
         config = config.with_(dev=dev)
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except SchemaOutdatedError as exc:
+        raise click.ClickException(str(exc)) from None
     lib = app.extensions["kb_content"].library
     click.echo(f"kb: {len(lib.articles)} articles from {config.articles_dir}")
     from . import indexing
@@ -70,6 +74,9 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
     if watch if watch is not None else config.dev:
         indexing.start_watcher(config, app.extensions["kb_content"], log=lambda m: click.echo(f"kb: {m}"))
         click.echo("kb: watching the articles dir; edits are reindexed within seconds")
+    from .feedback.outbox import start_worker
+
+    start_worker(app.extensions["kb_db"], _mail_settings(config), log=lambda m: click.echo(f"kb: {m}"))
     click.echo(f"kb: serving on http://{host}:{port}/  (Ctrl-C to stop)")
     from werkzeug.serving import run_simple
 
@@ -288,6 +295,65 @@ def eval_cmd(articles: Path | None, index: Path | None, queries_path: Path, qrel
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(format_report(report))
+
+
+def _mail_settings(config: Config):  # noqa: ANN202
+    from .feedback.outbox import MailSettings
+
+    return MailSettings(
+        host=config.smtp_host, port=config.smtp_port, sender=config.smtp_from, username=config.smtp_user,
+        password=config.smtp_password, starttls=config.smtp_starttls,
+    )
+
+
+def _database(config: Config):  # noqa: ANN202
+    from .config import PROJECT_ROOT
+    from .feedback import Database
+
+    return Database(config.resolved_database_url(PROJECT_ROOT / "instance"))
+
+
+@main.group()
+def db() -> None:
+    """The feedback database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the current version."""
+    from .config import PROJECT_ROOT
+    from .feedback.db import current_revision, head_revision, make_engine, upgrade
+
+    config = _config()
+    url = config.resolved_database_url(PROJECT_ROOT / "instance")
+    upgrade(url)
+    engine = make_engine(url)
+    click.echo(f"Database at {engine.url.render_as_string(hide_password=True)} is at schema {current_revision(engine)} (head {head_revision()})")
+    engine.dispose()
+
+
+@main.group()
+def outbox() -> None:
+    """Notifications waiting to be sent."""
+
+
+@outbox.command("deliver")
+@click.option("--watch", is_flag=True, help="Keep delivering every few seconds.")
+def outbox_deliver(watch: bool) -> None:
+    """Send due emails and webhooks (retrying failures with backoff)."""
+    import time
+
+    from .feedback.outbox import deliver_due
+
+    config = _config()
+    database = _database(config)
+    while True:
+        report = deliver_due(database, _mail_settings(config))
+        if report.sent or report.failed or report.dead or not watch:
+            click.echo(f"sent {report.sent}, will retry {report.failed}, gave up {report.dead}")
+        if not watch:
+            return
+        time.sleep(5)
 
 
 def _display_prefix(root: Path) -> str:

@@ -63,6 +63,44 @@ class Config:
     reload_seconds: float = 2.0
     #: KB_EMBEDDERS: comma-separated embedding models: minilm, use-m3, st:/path/to/model.
     embedders: str = "minilm,use-m3"
+    #: KB_SITE_URL: the site's public address, for links in notifications.
+    site_url: str = "http://127.0.0.1:8000"
+    #: KB_IDENTITY_HEADER: the header a trusted SSO proxy sets to the user's email.
+    identity_header: str = "X-Forwarded-Email"
+    #: KB_TRUSTED_PROXIES: comma-separated addresses/networks whose identity header is believed.
+    trusted_proxies: str = ""
+    #: KB_ADMINS: comma-separated admin emails (department owners come from departments.yml).
+    admins: str = ""
+    #: KB_ANONYMOUS_FEEDBACK: accept feedback without storing who gave it.
+    anonymous_feedback: bool = False
+    #: KB_SMTP_HOST, KB_SMTP_PORT, KB_SMTP_FROM, KB_SMTP_USER, KB_SMTP_PASSWORD, KB_SMTP_STARTTLS: outgoing mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "kb@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    #: KB_RATELIMIT_STORAGE: where rate-limit counters live (memory://, or redis://127.0.0.1:6379).
+    ratelimit_storage: str = "memory://"
+    #: KB_FEEDBACK_LIMIT_PERSON / KB_FEEDBACK_LIMIT_ADDRESS: feedback posts allowed.
+    feedback_limit_person: str = "30/hour"
+    feedback_limit_address: str = "120/hour"
+    #: KB_DIFF_URL: a compare URL with {old} and {new} commits, for "article updated since this flag".
+    diff_url: str | None = None
+
+    @property
+    def admin_emails(self) -> set[str]:
+        return {a.strip().lower() for a in self.admins.split(",") if a.strip()}
+
+    @property
+    def proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    def resolved_database_url(self, instance_dir: Path) -> str:
+        if self.database_url:
+            return self.database_url
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{instance_dir / 'kb.sqlite3'}"
 
     @property
     def embedder_specs(self) -> list[str]:
@@ -99,7 +137,7 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"KB_{name.upper()} must be true or false, not {raw!r}")
-    if isinstance(default, int):
+    if isinstance(default, int) and not isinstance(default, bool):
         try:
             return int(raw)
         except ValueError:

@@ -15,9 +15,19 @@ SHARED = PROJECT_ROOT.parent / "shared"
 CORPORA = SHARED / "corpora"
 
 
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database in tmp_path."""
+    from kb.feedback.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'kb-test.sqlite3'}"
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def bundled_config(tmp_path: Path) -> Config:
-    return Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "index", secret_key="test", reload_seconds=0)
+    return Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "index", secret_key="test",
+                  reload_seconds=0, database_url=sqlite_url(tmp_path))
 
 
 @pytest.fixture
@@ -84,8 +94,9 @@ def bundled_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def search_app(bundled_index):
-    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0)
+def search_app(bundled_index, tmp_path):
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
+                 database_url=sqlite_url(tmp_path))
     app = create_app(cfg)
     app.testing = True
     return app

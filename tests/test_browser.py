@@ -10,15 +10,16 @@ from werkzeug.serving import make_server
 from kb import create_app
 from kb.config import PROJECT_ROOT, Config
 
-from .conftest import require_browser
+from .conftest import require_browser, sqlite_url
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def live_server(bundled_index):
-    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t")
+def live_server(bundled_index, tmp_path_factory):
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t",
+                 database_url=sqlite_url(tmp_path_factory.mktemp("db")))
     app = create_app(cfg)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -9,6 +9,8 @@ import pytest
 from kb import create_app
 from kb.config import Config
 
+from .conftest import sqlite_url
+
 
 @pytest.fixture
 def small_app(make_articles, tmp_path):
@@ -39,7 +41,8 @@ def small_app(make_articles, tmp_path):
         "benefits/leave.ja.md": "---\ntitle: 育児休業\nlang: ja\ntranslation_of: benefits/leave.md\n---\n## 対象者\n\n全社員\n",
         "benefits/health.md": "---\ntitle: Health plans\n---\n## Plans\n\n<script>alert(1)</script>\n",
     })
-    cfg = Config(articles_dir=root, secret_key="t", repo_url="https://git.example/kb/-/edit/main/articles", reload_seconds=0)
+    cfg = Config(articles_dir=root, secret_key="t", repo_url="https://git.example/kb/-/edit/main/articles", reload_seconds=0,
+                 database_url=sqlite_url(tmp_path))
     app = create_app(cfg)
     app.testing = True
     return app

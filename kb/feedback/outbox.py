@@ -123,3 +123,23 @@ def deliver_due(
             m.status, m.sent_at, m.leased_until, m.attempts = "sent", now(), None, m.attempts + 1
             report.sent += 1
     return report
+
+
+def start_worker(db: Database, mail: MailSettings, every: float = 5.0, log: Callable[[str], None] = print):  # noqa: ANN201
+    """Deliver in a background thread of the server process (local runs and small sites)."""
+    import threading
+    import time
+
+    def loop() -> None:
+        while True:
+            try:
+                report = deliver_due(db, mail)
+                if report.sent or report.dead:
+                    log(f"notifications: sent {report.sent}, gave up {report.dead}")
+            except Exception as exc:  # the database may be briefly unavailable; keep going
+                log(f"notifications: {exc}")
+            time.sleep(every)
+
+    thread = threading.Thread(target=loop, name="kb-outbox", daemon=True)
+    thread.start()
+    return thread

@@ -18,10 +18,13 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import errors, filters, pages, search
+    from . import admin, errors, feedback, filters, pages, search, security
 
+    security.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(search.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(admin.bp)
     errors.init_app(app)
     filters.init_app(app)
 

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 
+def _describe(exc: HTTPException) -> str:
+    if exc.code == 403:
+        return exc.description if exc.description and not exc.description.startswith("You don't") else _(
+            "You do not have permission to see this page."
+        )
+    if exc.code == 429:
+        return _("You have sent a lot of feedback in a short time. Please wait a while and try again.")
+    return _("The request could not be understood.")
+
+
 def init_app(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # noqa: ANN202
+        return render_template("error.html", code=400, description=_("This form expired or came from another site. Go back, reload the page and try again.")), 400
+
+    @app.errorhandler(400)
+    @app.errorhandler(403)
+    @app.errorhandler(429)
+    def client_error(exc: HTTPException):  # noqa: ANN202
+        from .feedback import wants_json
+
+        if wants_json():
+            return jsonify(ok=False, message=_describe(exc)), exc.code
+        return render_template("error.html", code=exc.code, description=_describe(exc)), exc.code
+
     @app.errorhandler(404)
     def not_found(exc: HTTPException):  # noqa: ANN202
         return render_template("error.html", code=404), 404

@@ -107,7 +107,15 @@ def search_page():  # noqa: ANN201
     hits = [_hit_dict(h, others) for h, others in families]
     state = "results" if hits else ("no-words" if total == 0 and not any(c.isalnum() for c in q) else "none")
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
-    return render_template("search.html", state=state, result=result, hits=hits, pages=pages, total=total, **ctx)
+    if page == 1 and state != "no-words":
+        # Recorded without who asked: for zero-result and success rates.
+        current_app.extensions["kb_feedback"].record_search(
+            q, result.language, department, total, hits[0]["article"] if hits else None
+        )
+    gap_department = department or (hits[0]["department"] if hits else None)
+    return render_template(
+        "search.html", state=state, result=result, hits=hits, pages=pages, total=total, gap_department=gap_department, **ctx
+    )
 
 
 @bp.get("/api/search")

@@ -92,3 +92,55 @@
   }
   document.querySelectorAll("input[data-suggest]").forEach(setupSuggest);
 })();
+
+// Feedback forms: send without a page reload, announce the answer, keep focus sensible.
+(function () {
+  "use strict";
+  function currentSection() {
+    var best = "";
+    document.querySelectorAll(".article-body h2[id], .article-body h3[id]").forEach(function (h) {
+      if (h.getBoundingClientRect().top < window.innerHeight / 3) best = h.id;
+    });
+    return best;
+  }
+  document.querySelectorAll("textarea[data-counter]").forEach(function (area) {
+    var out = document.getElementById(area.getAttribute("data-counter"));
+    var max = parseInt(area.getAttribute("maxlength"), 10);
+    var template = out.textContent;
+    function update() { out.textContent = (max - area.value.length) + " / " + max; }
+    area.addEventListener("input", update);
+    out.setAttribute("data-initial", template);
+  });
+  document.querySelectorAll("form[data-feedback]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var section = form.querySelector("input[name=section]");
+      if (section) section.value = currentSection();
+      if (!window.fetch || !window.FormData) return;  // plain POST and redirect
+      event.preventDefault();
+      var box = form.closest(".feedback");
+      var result = box.querySelector(".feedback-result");
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json", "X-Requested-With": "fetch" },
+        credentials: "same-origin"
+      }).then(function (r) {
+        return r.json().catch(function () { return { ok: false, message: r.statusText }; });
+      }).then(function (data) {
+        result.textContent = data.message || "";
+        result.className = "feedback-result notice " + (data.ok ? "flash-success" : "flash-error");
+        if (data.ok) {
+          box.querySelectorAll("form, details").forEach(function (el) { el.hidden = true; });
+        } else if (button) {
+          button.disabled = false;
+        }
+        result.focus();
+      }).catch(function () {
+        if (button) button.disabled = false;
+        form.submit();  // the network hiccuped: fall back to the plain form
+      });
+    });
+  });
+})();

@@ -1,0 +1,138 @@
+"""Feedback forms: 'Was this helpful?' on articles, 'Didn't find it?' on searches.
+
+Each works as a plain form POST with a redirect back (no JavaScript needed)
+and as a fetch() that gets JSON (kb.js swaps the form for the answer).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask_babel import gettext as _
+
+from ..feedback import FeedbackError, FeedbackService, Receipt
+from ..feedback.identity import demo_people
+from . import library
+from .filters import safe_next
+from .security import DEV_SESSION_KEY, current_person, limiter, person_key
+
+bp = Blueprint("feedback", __name__)
+
+
+def _service() -> FeedbackService:
+    return current_app.extensions["kb_feedback"]
+
+
+def _limits() -> str:
+    cfg = current_app.config["KB"]
+    return cfg.feedback_limit_person
+
+
+def _address_limits() -> str:
+    return current_app.config["KB"].feedback_limit_address
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.headers.get("X-Requested-With") == "fetch"
+
+
+def _who() -> tuple[str, str | None]:
+    """(voter key, reporter email): anonymous mode stores no identity at all."""
+    cfg = current_app.config["KB"]
+    person = current_person()
+    if cfg.anonymous_feedback or not person.email:
+        if not cfg.anonymous_feedback:
+            abort(403, description=_("Sign in to give feedback."))
+        session.setdefault("kb_anon", secrets.token_hex(8))
+        return "anon:" + session["kb_anon"], None
+    return person.email, person.email
+
+
+def receipt_message(receipt: Receipt, helpful: bool | None = None) -> str:
+    if helpful:
+        return _("Thanks for letting us know this helped.")
+    dep = receipt.department
+    if dep is None:
+        return _("Thanks: your feedback was sent.")
+    if dep.response_target:
+        return _(
+            "Thanks: %(department)s owns this and answers within %(target)s. Your reference is #%(id)s.",
+            department=dep.name, target=dep.response_target.text, id=receipt.flag_id,
+        )
+    return _("Thanks: %(department)s owns this and will look at it. Your reference is #%(id)s.", department=dep.name, id=receipt.flag_id)
+
+
+def _answer(message: str, back: str, receipt: Receipt, status: int = 200):  # noqa: ANN202
+    if wants_json():
+        dep = receipt.department
+        return jsonify(
+            ok=True, message=message, flag=receipt.flag_id,
+            department=dep.name if dep else None,
+            response_target=dep.response_target.text if dep and dep.response_target else None,
+        ), status
+    flash(message, "success")
+    return redirect(back)
+
+
+def _error(message: str, back: str, status: int = 400):  # noqa: ANN202
+    if wants_json():
+        return jsonify(ok=False, message=message), status
+    flash(message, "error")
+    return redirect(back)
+
+
+@bp.post("/feedback/article")
+@limiter.limit(_limits, key_func=person_key, methods=["POST"])
+@limiter.limit(_address_limits, methods=["POST"])
+def article_feedback():  # noqa: ANN201
+    art = library().articles.get(request.form.get("article", ""))
+    if art is None:
+        abort(404)
+    back = url_for("pages.article", slug=art.slug) + "#feedback"
+    helpful = request.form.get("helpful")
+    if helpful not in ("yes", "no"):
+        return _error(_("Choose Yes or No."), back)
+    reason = request.form.get("reason") or None
+    if helpful == "no" and not reason:
+        return _error(_("Tell us what was wrong: choose a reason."), back)
+    voter, reporter = _who()
+    try:
+        receipt = _service().vote(
+            voter=voter, reporter=reporter, article=art, helpful=helpful == "yes", reason=reason,
+            comment=request.form.get("comment"), section=request.form.get("section") or None,
+            notify=request.form.get("notify") == "1",
+        )
+    except FeedbackError as exc:
+        return _error(str(exc), back)
+    return _answer(receipt_message(receipt, helpful == "yes"), back, receipt)
+
+
+@bp.post("/feedback/gap")
+@limiter.limit(_limits, key_func=person_key, methods=["POST"])
+@limiter.limit(_address_limits, methods=["POST"])
+def gap_feedback():  # noqa: ANN201
+    query = (request.form.get("query") or "")[:500]
+    back = url_for("search.search_page", q=query) + "#gap"
+    voter, reporter = _who()
+    try:
+        receipt = _service().flag_gap(
+            reporter=reporter, query=query, department=request.form.get("department", ""),
+            comment=request.form.get("comment"), notify=request.form.get("notify") == "1",
+        )
+    except FeedbackError as exc:
+        return _error(str(exc), back)
+    return _answer(receipt_message(receipt), back, receipt)
+
+
+@bp.post("/dev/switch")
+def dev_switch():  # noqa: ANN201
+    """Dev mode only: act as the demo employee, department owner or admin."""
+    if not current_app.config["KB"].dev:
+        abort(404)
+    people = demo_people(library().departments)
+    role = request.form.get("role", "")
+    if role not in people:
+        abort(400)
+    session[DEV_SESSION_KEY] = people[role]
+    return redirect(safe_next(request.form.get("next")))

@@ -1,0 +1,61 @@
+"""CSRF on every form, rate limits on feedback, and who the request is from."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from ..feedback.identity import Person, demo_people, person_for, trusted
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+DEV_SESSION_KEY = "kb_demo_email"
+
+
+def current_person() -> Person:
+    if "kb_person" not in g:
+        g.kb_person = _identify()
+    return g.kb_person
+
+
+def _identify() -> Person:
+    from . import library
+
+    cfg = current_app.config["KB"]
+    email = None
+    header = request.headers.get(cfg.identity_header)
+    # The header is only believed from the SSO proxy: anyone can send it.
+    if header and trusted(request.remote_addr, cfg.proxy_list):
+        email = header
+    elif cfg.dev:
+        email = session.get(DEV_SESSION_KEY) or demo_people(library().departments)["employee"]
+    admins = set(cfg.admin_emails)
+    if cfg.dev:
+        admins.add(demo_people(library().departments)["admin"])
+    return person_for(email, library().departments, admins)
+
+
+def person_key() -> str:
+    """Rate-limit key for 'per person': the email, or the session for anonymous readers."""
+    person = current_person()
+    if person.email:
+        return "p:" + person.email
+    session.setdefault("kb_anon", __import__("secrets").token_hex(8))
+    return "s:" + session["kb_anon"]
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["KB"].ratelimit_storage)
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    limiter.init_app(app)
+
+    @app.context_processor
+    def identity_context() -> dict:
+        from . import library
+
+        person = current_person()
+        demo = demo_people(library().departments) if app.config["KB"].dev else {}
+        return {"person": person, "demo_people": demo}

@@ -1,0 +1,244 @@
+"""Feedback through the web: forms with and without JavaScript, CSRF, rate limits,
+identity, the triage queue and its permissions, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from sqlalchemy import select
+
+from kb import create_app
+from kb.config import PROJECT_ROOT, Config
+from kb.feedback.db import SchemaOutdatedError
+from kb.feedback.models import Flag, SearchLog, Vote
+
+from .conftest import sqlite_url
+
+OWNER = "maria.chen@meridian.example"  # first owner of payroll in the bundled departments.yml
+
+
+@pytest.fixture
+def make_app(tmp_path, bundled_index):
+    def make(**kw):
+        base = dict(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
+                    database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1", admins="boss@meridian.example")
+        base.update(kw)
+        app = create_app(Config(**base))
+        app.testing = True
+        return app
+
+    return make
+
+
+def token(client, url="/a/payroll/pay-schedule"):
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def as_user(email):
+    return {"X-Forwarded-Email": email}
+
+
+def payroll_owner(app):
+    lib = app.extensions["kb_content"].library
+    return lib.departments["payroll"].owners[0]
+
+
+def test_vote_without_javascript_redirects_back_with_the_promise(make_app):
+    app = make_app()
+    c = app.test_client()
+    h = as_user("e@meridian.example")
+    resp = c.post("/feedback/article", headers=h, data={
+        "csrf_token": token(c), "article": "payroll/pay-schedule.md", "helpful": "no", "reason": "outdated",
+        "comment": "Dates are for last year", "notify": "1",
+    })
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/a/payroll/pay-schedule#feedback")
+    page = c.get(resp.headers["Location"], headers=h).get_data(as_text=True)
+    assert "Payroll owns this and answers within 2 business days" in page
+    with app.extensions["kb_db"].session() as s:
+        flag = s.scalar(select(Flag))
+        assert (flag.department, flag.reason, flag.reporter, flag.notify_reporter) == ("payroll", "outdated", "e@meridian.example", True)
+
+
+def test_vote_with_javascript_gets_json(make_app):
+    app = make_app()
+    c = app.test_client()
+    resp = c.post("/feedback/article", headers={**as_user("e@meridian.example"), "Accept": "application/json"},
+                  data={"csrf_token": token(c), "article": "payroll/pay-schedule.md", "helpful": "yes"})
+    assert resp.status_code == 200
+    data = resp.get_json()
+    assert data["ok"] and data["flag"] is None and "helped" in data["message"]
+
+
+def test_no_without_reason_is_refused_clearly(make_app):
+    c = make_app().test_client()
+    resp = c.post("/feedback/article", headers={"Accept": "application/json", **as_user("e@x.example")},
+                  data={"csrf_token": token(c), "article": "payroll/pay-schedule.md", "helpful": "no"})
+    assert resp.status_code == 400 and "reason" in resp.get_json()["message"]
+
+
+def test_csrf_is_required(make_app):
+    c = make_app().test_client()
+    resp = c.post("/feedback/article", headers=as_user("e@x.example"),
+                  data={"article": "payroll/pay-schedule.md", "helpful": "yes"})
+    assert resp.status_code == 400 and "expired" in resp.get_data(as_text=True)
+    resp = c.post("/feedback/gap", data={"csrf_token": "forged", "query": "x", "department": "payroll"})
+    assert resp.status_code == 400
+
+
+def test_rate_limit_per_person(make_app):
+    app = make_app(feedback_limit_person="3/hour")
+    c = app.test_client()
+    t = token(c)
+    codes = [
+        c.post("/feedback/article", headers={**as_user("spam@x.example"), "Accept": "application/json"},
+               data={"csrf_token": t, "article": "payroll/pay-schedule.md", "helpful": "yes"}).status_code
+        for _ in range(5)
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    # Someone else at the same address is not blocked by that person's limit.
+    other = c.post("/feedback/article", headers={**as_user("other@x.example"), "Accept": "application/json"},
+                   data={"csrf_token": t, "article": "payroll/pay-schedule.md", "helpful": "yes"})
+    assert other.status_code == 200
+
+
+def test_identity_header_only_from_trusted_proxies(make_app):
+    app = make_app(trusted_proxies="10.1.2.3")
+    c = app.test_client()
+    resp = c.post("/feedback/article", headers={**as_user("e@x.example"), "Accept": "application/json"},
+                  data={"csrf_token": token(c), "article": "payroll/pay-schedule.md", "helpful": "yes"})
+    assert resp.status_code == 403  # header ignored from 127.0.0.1: nobody is signed in
+    assert c.get("/admin/flags", headers=as_user("boss@meridian.example")).status_code == 403
+
+
+def test_anonymous_feedback_stores_no_identity(make_app):
+    app = make_app(trusted_proxies="", anonymous_feedback=True)
+    c = app.test_client()
+    resp = c.post("/feedback/article", headers={"Accept": "application/json"}, data={
+        "csrf_token": token(c), "article": "payroll/pay-schedule.md", "helpful": "no", "reason": "unclear", "notify": "1"})
+    assert resp.status_code == 200
+    with app.extensions["kb_db"].session() as s:
+        assert s.scalar(select(Vote)).voter.startswith("anon:")
+        flag = s.scalar(select(Flag))
+        assert flag.reporter is None and not flag.notify_reporter
+
+
+def test_gap_flag_from_search_page_and_searches_are_recorded(make_app):
+    app = make_app()
+    c = app.test_client()
+    h = as_user("e@meridian.example")
+    page = c.get("/search?q=how+do+I+get+reimbursed+for+mileage", headers=h).get_data(as_text=True)
+    assert "Didn&#39;t find what you needed?" in page or "Didn't find what you needed?" in page
+    assert re.search(r'<option value="finance" selected>', page)  # the top result's department
+    resp = c.post("/feedback/gap", headers=h, data={"csrf_token": token(c, "/search?q=x"), "query": "dental implants coverage",
+                                                    "department": "benefits", "comment": "Nothing about implants"})
+    assert resp.status_code == 302
+    c.get("/search?q=zzzqqqxxyyzz", headers=h)
+    with app.extensions["kb_db"].session() as s:
+        flag = s.scalar(select(Flag).where(Flag.kind == "gap"))
+        assert (flag.query, flag.department) == ("dental implants coverage", "benefits")
+        logged = {row.query: row.results for row in s.scalars(select(SearchLog))}
+    assert logged["how do I get reimbursed for mileage"] > 0
+    assert "x" in logged  # the page the token came from
+
+
+def seed_flags(app):
+    c = app.test_client()
+    t = token(c)
+    for email, article, reason, comment in [
+        ("a@x.example", "payroll/pay-schedule.md", "outdated", "<script>alert('x')</script>"),
+        ("b@x.example", "it-security/vpn.md", "unclear", "=HYPERLINK(\"http://evil\")"),
+    ]:
+        c.post("/feedback/article", headers=as_user(email), data={
+            "csrf_token": t, "article": article, "helpful": "no", "reason": reason, "comment": comment, "notify": "1"})
+
+
+@pytest.mark.parametrize("who, status, sees", [
+    ("e@x.example", 403, set()),
+    ("boss@meridian.example", 200, {"payroll", "it-security"}),
+])
+def test_queue_permissions(make_app, who, status, sees):
+    app = make_app()
+    seed_flags(app)
+    c = app.test_client()
+    resp = c.get("/admin/flags", headers=as_user(who))
+    assert resp.status_code == status
+    for fmt in ("csv", "json"):
+        assert c.get(f"/admin/flags.{fmt}", headers=as_user(who)).status_code == status
+    if status == 200:
+        data = c.get("/admin/flags.json", headers=as_user(who)).get_json()
+        assert {f["department"] for f in data["flags"]} == sees
+
+
+def test_owner_sees_only_their_department(make_app):
+    app = make_app()
+    seed_flags(app)
+    owner = payroll_owner(app)
+    data = app.test_client().get("/admin/flags.json", headers=as_user(owner)).get_json()
+    assert {f["department"] for f in data["flags"]} == {"payroll"}
+    vpn_flag = app.test_client().get("/admin/flags.json", headers=as_user("boss@meridian.example")).get_json()
+    other = next(f["id"] for f in vpn_flag["flags"] if f["department"] == "it-security")
+    assert app.test_client().get(f"/admin/flags/{other}", headers=as_user(owner)).status_code == 403
+
+
+def test_comments_are_escaped_in_the_queue_and_exports_are_safe(make_app):
+    app = make_app()
+    seed_flags(app)
+    c = app.test_client()
+    h = as_user("boss@meridian.example")
+    html = c.get("/admin/flags", headers=h).get_data(as_text=True)
+    assert "<script>alert('x')</script>" not in html and "&lt;script&gt;" in html
+    rows = list(csv.DictReader(io.StringIO(c.get("/admin/flags.csv", headers=h).get_data(as_text=True))))
+    assert {r["department"] for r in rows} == {"payroll", "it-security"}
+    formula = next(r["comment"] for r in rows if r["department"] == "it-security")
+    assert formula.startswith("'=")  # never a live spreadsheet formula
+
+
+def test_triage_in_the_browserless_flow(make_app):
+    app = make_app()
+    seed_flags(app)
+    owner = payroll_owner(app)
+    c = app.test_client()
+    h = as_user(owner)
+    fid = c.get("/admin/flags.json", headers=h).get_json()["flags"][0]["id"]
+    t = token(c)
+    page = c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
+    assert "History" in page and "created" in page
+    resp = c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "resolve", "note": ""})
+    assert resp.status_code == 302
+    assert "say why in a note" in c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
+    c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "resolve", "note": "Updated the 2026 dates"})
+    detail = c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
+    assert "resolved" in detail and "Updated the 2026 dates" in detail
+    # Bulk: acknowledge and assign everything open.
+    resp = c.post("/admin/flags/bulk", headers=as_user("boss@meridian.example"),
+                  data={"csrf_token": t, "action": "assign", "assignee": "ops@meridian.example", "ids": ["1", "2"]})
+    assert resp.status_code == 302
+    flags = c.get("/admin/flags.json?status=", headers=as_user("boss@meridian.example")).get_json()["flags"]
+    assert {f["assignee"] for f in flags} == {"ops@meridian.example"}
+
+
+def test_dev_mode_switcher(make_app):
+    app = make_app(dev=True, trusted_proxies="")
+    c = app.test_client()
+    page = c.get("/").get_data(as_text=True)
+    assert "Demo mode: you are alex.employee@meridian.example" in page
+    assert c.get("/admin/flags").status_code == 403
+    c.post("/dev/switch", data={"csrf_token": token(c, "/"), "role": "admin", "next": "/admin/flags"})
+    assert c.get("/admin/flags").status_code == 200
+    c.post("/dev/switch", data={"csrf_token": token(c, "/"), "role": "owner", "next": "/"})
+    assert "owner of" in c.get("/").get_data(as_text=True)
+
+
+def test_dev_switcher_does_not_exist_in_production(make_app):
+    app = make_app()
+    assert app.test_client().post("/dev/switch", data={"role": "admin"}).status_code in (400, 404)
+    assert "Demo mode" not in app.test_client().get("/").get_data(as_text=True)
+
+
+def test_server_refuses_an_outdated_schema(tmp_path):
+    with pytest.raises(SchemaOutdatedError, match="kb db upgrade"):
+        create_app(Config(articles_dir=PROJECT_ROOT / "articles", database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
