@@ -197,6 +197,7 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         progress.close()
+    _close_resolved_flags(config)
     if report.mode == "unchanged":
         click.echo(f"Index is up to date ({report.articles} articles) at {config.resolved_index_dir}")
         return
@@ -206,6 +207,25 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
         f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles; embedded {embedded}) "
         f"in {report.seconds:.1f}s at {config.resolved_index_dir}"
     )
+
+
+def _close_resolved_flags(config: Config) -> None:
+    """Docs-as-code: commits with ``Resolves-Feedback: <id>`` resolve those flags."""
+    from .content import load_library
+    from .feedback import FeedbackService
+    from .feedback.db import check_schema
+    from .feedback.docs_as_code import close_from_git
+
+    database = _database(config)
+    try:
+        check_schema(database.engine)
+    except Exception:  # no feedback database here (or not migrated): nothing to close
+        return
+    lib = load_library(Path(config.articles_dir), use_git=False)
+    service = FeedbackService(database, lambda: lib.departments, site_url=config.site_url)
+    closed = close_from_git(service, Path(config.articles_dir))
+    if closed:
+        click.echo(f"Resolved feedback from commits: {', '.join(f'#{i}' for i in closed)}")
 
 
 def _hit_json(hit) -> dict:  # noqa: ANN001

@@ -117,3 +117,69 @@ def test_search_and_follow_a_result_to_its_section(live_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "search-result-section.png"))
     page.close()
+
+
+@pytest.fixture
+def loop_server(bundled_index, tmp_path):
+    """dev mode (the demo switcher) with a real SMTP server on loopback."""
+    from aiosmtpd.controller import Controller
+
+    from .test_feedback_outbox import Inbox, free_port
+
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
+                 database_url=sqlite_url(tmp_path), smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example")
+    app = create_app(cfg)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app, inbox
+    server.shutdown()
+    thread.join(timeout=10)
+    smtp.stop()
+
+
+def test_the_whole_feedback_loop(loop_server, browser):
+    from kb.feedback.outbox import MailSettings, deliver_due
+
+    url, app, inbox = loop_server
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    # 1. An employee says the article did not help, with a reason, and asks to be told.
+    page.goto(url + "/a/benefits/hsa-fsa")
+    assert "alex.employee@meridian.example" in page.locator(".demo-bar").inner_text()
+    page.locator(".feedback-no summary").click()
+    page.select_option("#fb-reason", "outdated")
+    page.fill("#fb-comment", "The 2027 limits are out; this still shows 2026.")
+    assert "/ 2000" in page.locator("#fb-count").inner_text()
+    page.check("input[name=notify]")
+    page.locator(".feedback-no button[type=submit]").click()
+    result = page.locator(".feedback-result")
+    result.wait_for()
+    message = result.inner_text()
+    assert "Benefits owns this and answers within 3 business days" in message
+    assert page.evaluate("document.activeElement.classList.contains('feedback-result')")  # focus moved to the answer
+
+    # 2. The department owner sees it in the queue and resolves it.
+    page.select_option("#demo-role", "owner")
+    page.locator(".demo-switch button").click()
+    page.goto(url + "/admin/flags")
+    row = page.locator("table.queue tbody tr").first
+    assert "Health savings" in row.inner_text() or "HSA" in row.inner_text()
+    assert "outdated" in row.inner_text()
+    row.locator("td:nth-child(3) a").click()
+    page.fill("#note-resolve", "Updated to the 2027 IRS limits.")
+    page.locator("form:has(#note-resolve) button").click()
+    page.wait_for_selector(".status-resolved")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "flag-resolved.png"), full_page=True)
+
+    # 3. The outbox tells the employee, through a real SMTP server.
+    cfg = app.config["KB"]
+    report = deliver_due(app.extensions["kb_db"], MailSettings(host=cfg.smtp_host, port=cfg.smtp_port, sender=cfg.smtp_from))
+    assert report.sent >= 1 and report.failed == 0
+    to_employee = [m for m in inbox.messages if m.rcpt_tos == ["alex.employee@meridian.example"]]
+    assert len(to_employee) == 1
+    assert b"Updated to the 2027 IRS limits." in to_employee[0].content
+    page.close()

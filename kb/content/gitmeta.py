@@ -6,6 +6,7 @@ that is the difference between a fraction of a second and half a minute.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -65,3 +66,28 @@ def git_metadata(root: Path) -> dict[str, GitInfo]:
 def head_commit(root: Path) -> str | None:
     out = _git(root, "rev-parse", "HEAD")
     return out.strip() if out else None
+
+
+_RESOLVES = re.compile(r"^\s*Resolves-Feedback:\s*#?(\d+(?:\s*,\s*#?\d+)*)\s*$", re.I | re.M)
+
+
+def resolving_commits(root: Path) -> list[tuple[str, str, str, list[int]]]:
+    """Commits touching ``root`` whose message says ``Resolves-Feedback: <id>``.
+
+    Returns (commit, author, message, flag ids), oldest first.
+    """
+    out = _git(root, "log", "--reverse", f"--format={_RS}%H{_US}%an{_US}%B", "--", ".")
+    if not out:
+        return []
+    found = []
+    for record in out.split(_RS):
+        if "Resolves-Feedback" not in record and "resolves-feedback" not in record.lower():
+            continue
+        try:
+            commit, author, message = record.split(_US, 2)
+        except ValueError:
+            continue
+        ids = [int(x) for m in _RESOLVES.finditer(message) for x in re.findall(r"\d+", m.group(1))]
+        if ids:
+            found.append((commit.strip(), author, message, ids))
+    return found
