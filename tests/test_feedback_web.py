@@ -242,3 +242,22 @@ def test_dev_switcher_does_not_exist_in_production(make_app):
 def test_server_refuses_an_outdated_schema(tmp_path):
     with pytest.raises(SchemaOutdatedError, match="kb db upgrade"):
         create_app(Config(articles_dir=PROJECT_ROOT / "articles", database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+
+
+def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bundled_index):
+    root = make_articles({
+        "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n    response_target: 3 days\n",
+        "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
+    })
+    app = create_app(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
+                            database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1",
+                            diff_url="https://git.example/kb/-/compare/{old}...{new}"))
+    app.testing = True
+    c = app.test_client()
+    c.post("/feedback/article", headers=as_user("e@x.example"), data={
+        "csrf_token": token(c, "/a/hr/leave"), "article": "hr/leave.md", "helpful": "no", "reason": "outdated"})
+    owner = as_user("o@x.example")
+    assert "updated since this flag" not in c.get("/admin/flags/1", headers=owner).get_data(as_text=True)
+    (root / "hr" / "leave.md").write_text("---\ntitle: Leave\n---\n## Days\n\n25 days.\n", encoding="utf-8")
+    assert "updated since this flag" in c.get("/admin/flags/1", headers=owner).get_data(as_text=True)
+    assert c.get("/admin/flags.json", headers=owner).get_json()["flags"][0]["article_changed"] is True
