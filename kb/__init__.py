@@ -33,7 +33,7 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
         __name__,
         template_folder=str(templates),
         static_folder=str(templates / "static"),
-        instance_relative_config=False,
+        instance_path=str(Path(config.instance_dir).resolve()),
     )
     secret = config.secret_key
     if not secret:
@@ -67,7 +67,7 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
     from .feedback import Database, FeedbackService
     from .feedback.db import check_schema
 
-    url = config.resolved_database_url(Path(app.instance_path))
+    url = config.resolved_database_url()
     db = Database(url)
     if check_db:
         check_schema(db.engine)  # refuse to run on an outdated schema: `kb db upgrade`

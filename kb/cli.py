@@ -327,10 +327,9 @@ def _mail_settings(config: Config):  # noqa: ANN202
 
 
 def _database(config: Config):  # noqa: ANN202
-    from .config import PROJECT_ROOT
     from .feedback import Database
 
-    return Database(config.resolved_database_url(PROJECT_ROOT / "instance"))
+    return Database(config.resolved_database_url())
 
 
 @main.group()
@@ -341,11 +340,10 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the current version."""
-    from .config import PROJECT_ROOT
     from .feedback.db import current_revision, head_revision, make_engine, upgrade
 
     config = _config()
-    url = config.resolved_database_url(PROJECT_ROOT / "instance")
+    url = config.resolved_database_url()
     upgrade(url)
     engine = make_engine(url)
     click.echo(f"Database at {engine.url.render_as_string(hide_password=True)} is at schema {current_revision(engine)} (head {head_revision()})")

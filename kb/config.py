@@ -48,6 +48,8 @@ class Config:
     index_dir: Path | None = None
     #: KB_DATABASE_URL: SQLAlchemy URL; default: SQLite in the instance folder.
     database_url: str | None = None
+    #: KB_INSTANCE_DIR: local state (the default SQLite database).
+    instance_dir: Path = PROJECT_ROOT / "instance"
     #: KB_SECRET_KEY: signs sessions and CSRF tokens. Required outside dev mode.
     secret_key: str | None = None
     #: KB_SITE_NAME: shown in the header and page titles.
@@ -96,11 +98,11 @@ class Config:
     def proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
-    def resolved_database_url(self, instance_dir: Path) -> str:
+    def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        instance_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{instance_dir / 'kb.sqlite3'}"
+        Path(self.instance_dir).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(self.instance_dir) / 'kb.sqlite3'}"
 
     @property
     def embedder_specs(self) -> list[str]:
@@ -129,7 +131,7 @@ class Config:
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:
-    if name in ("articles_dir", "index_dir"):
+    if name in ("articles_dir", "index_dir", "instance_dir"):
         return Path(raw).expanduser()
     if isinstance(default, bool):
         if raw.lower() in ("1", "true", "yes", "on"):
