@@ -66,6 +66,18 @@ class MultilingualTokenizer(Tokenizer):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MultilingualTokenizer) and (self.stem, self.stop) == (other.stem, other.stop)
 
+    @staticmethod
+    def _fill(t: Token, text: str, original: str, stopped: bool, pos: int, start: int, end: int, keeporiginal: bool) -> Token:
+        """Whoosh reuses one Token object: set every attribute a consumer may read."""
+        t.text, t.stopped, t.boost = text, stopped, 1.0
+        if keeporiginal:
+            t.original = original
+        if t.positions:
+            t.pos = pos
+        if t.chars:
+            t.startchar, t.endchar = start, end
+        return t
+
     def __call__(  # noqa: ANN204, PLR0913 (Whoosh's tokenizer protocol)
         self,
         value: str,
@@ -94,44 +106,18 @@ class MultilingualTokenizer(Tokenizer):
         pos = start_pos
         for m in _TOKEN.finditer(norm):
             if m.group("cjk"):
-                run, base = m.group("cjk"), m.start()
+                run, base = m.group("cjk"), start_char + m.start()
                 grams = [(run, 0)] if len(run) == 1 else [(run[i : i + 2], i) for i in range(len(run) - 1)]
                 for gram, offset in grams:
-                    t.text = gram
-                    t.stopped = False
-                    t.boost = 1.0
-                    if keeporiginal:
-                        t.original = gram
-                    if positions:
-                        t.pos = pos
-                    if chars:
-                        t.startchar = start_char + base + offset
-                        t.endchar = t.startchar + len(gram)
+                    yield self._fill(t, gram, gram, False, pos, base + offset, base + offset + len(gram), keeporiginal)
                     pos += 1
-                    yield t
                 continue
             word = m.group("word")
-            if self.stop and word in STOP_WORDS:
-                if not removestops:
-                    t.text, t.stopped = word, True
-                    if positions:
-                        t.pos = pos
-                    if chars:
-                        t.startchar, t.endchar = start_char + m.start(), start_char + m.end()
-                    yield t
-                pos += 1
-                continue
-            t.text = stem(word) if self.stem else word
-            t.stopped = False
-            t.boost = 1.0
-            if keeporiginal:
-                t.original = word
-            if positions:
-                t.pos = pos
-            if chars:
-                t.startchar, t.endchar = start_char + m.start(), start_char + m.end()
+            stopped = self.stop and word in STOP_WORDS
+            if not stopped or not removestops:
+                text = word if stopped else (stem(word) if self.stem else word)
+                yield self._fill(t, text, word, stopped, pos, start_char + m.start(), start_char + m.end(), keeporiginal)
             pos += 1
-            yield t
 
 
 def analyzer(stem: bool = True) -> MultilingualTokenizer:
