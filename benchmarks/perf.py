@@ -359,7 +359,9 @@ def main() -> None:
         rss, ok = measure_rss(work, queries)
         rows.append(Row("server RSS", rss, "MB", f"kb serve on an 18F copy after {ok} /api/search requests", [rss]))
 
-    print(f"\nmachine: {os.cpu_count()} cores; best of {args.runs} runs per timing (shared machine: noisy)\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmachine: {os.cpu_count()} cores, load average at the end {load}; best of {args.runs} runs per timing")
+    print("(a shared machine: other processes were running, so timings are noisy)\n")
     print(f"| {'measurement':<24} | {'value':>9} | {'target':>11} | {'':6} | {'all runs':<18} | note")
     print(f"|{'-' * 26}|{'-' * 11}|{'-' * 13}|{'-' * 8}|{'-' * 20}|------")
     for r in rows:
