@@ -1,8 +1,9 @@
 """Speed and memory of kb search: query latency, build times, server RSS. Run by hand.
 
-    .venv/bin/python benchmarks/perf.py                 # everything (about 30-40 min on 2 cores)
-    .venv/bin/python benchmarks/perf.py --only latency  # or: build, incremental, rss (comma-separated)
-    .venv/bin/python benchmarks/perf.py --prepare       # only generate and index the 10x corpus
+    .venv/bin/python benchmarks/perf.py --prepare       # generate and index the 10x corpus (about 1 h on 2 busy cores)
+    .venv/bin/python benchmarks/perf.py                 # everything (about 10 min once the 10x index exists)
+    .venv/bin/python benchmarks/perf.py --only latency --latency-on 18f,gitlab-ja
+    .venv/bin/python benchmarks/perf.py --only build,incremental,rss
 
 What is measured (every timing is repeated ``--runs`` times, default 2, and the
 better run is reported, since the machine may be shared):
