@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 
 from whoosh.analysis import Token, Tokenizer
@@ -49,6 +50,17 @@ def has_cjk(text: str) -> bool:
 def words(text: str) -> list[str]:
     """Surface words (unstemmed, lower-cased) and CJK runs: for spelling and snippets."""
     return [m.group(0) for m in _TOKEN.finditer(normalize(text))]
+
+
+def _same_length_normal_form(value: str) -> str:
+    """NFKC and lower case, one character for one, so offsets still point into ``value``."""
+    if value.isascii():
+        return value.lower()
+    lowered = value.lower()
+    if len(lowered) == len(value) and unicodedata.is_normalized("NFKC", value):
+        return lowered
+    # Per character, the slow way: NFKC can turn one character into several ("㍿").
+    return "".join((unicodedata.normalize("NFKC", ch)[:1] or ch).lower()[:1] or ch for ch in value)
 
 
 class MultilingualTokenizer(Tokenizer):
@@ -101,23 +113,43 @@ class MultilingualTokenizer(Tokenizer):
                 t.startchar, t.endchar = start_char, start_char + len(value)
             yield t
             return
-        # NFKC per character keeps a 1:1 map back to the original offsets.
-        norm = "".join(unicodedata.normalize("NFKC", ch)[:1] or ch for ch in value).lower()
-        pos = start_pos
-        for m in _TOKEN.finditer(norm):
-            if m.group("cjk"):
-                run, base = m.group("cjk"), start_char + m.start()
-                grams = [(run, 0)] if len(run) == 1 else [(run[i : i + 2], i) for i in range(len(run) - 1)]
-                for gram, offset in grams:
-                    yield self._fill(t, gram, gram, False, pos, base + offset, base + offset + len(gram), keeporiginal)
-                    pos += 1
-                continue
-            word = m.group("word")
-            stopped = self.stop and word in STOP_WORDS
+        for text, original, stopped, pos, start, end in _tokens(value, self.stem, self.stop, start_pos, start_char):
             if not stopped or not removestops:
-                text = word if stopped else (stem(word) if self.stem else word)
-                yield self._fill(t, text, word, stopped, pos, start_char + m.start(), start_char + m.end(), keeporiginal)
-            pos += 1
+                yield self._fill(t, text, original, stopped, pos, start, end, keeporiginal)
+
+
+def _tokens(
+    value: str, stem_words: bool = True, stop: bool = True, start_pos: int = 0, start_char: int = 0
+) -> Iterator[tuple[str, str, bool, int, int, int]]:
+    """(term, surface form, is a stop word, position, start, end) for every token of ``value``."""
+    norm = _same_length_normal_form(value)
+    pos = start_pos
+    for m in _TOKEN.finditer(norm):
+        run = m.group("cjk")
+        if run:
+            base = start_char + m.start()
+            if len(run) == 1:
+                yield run, run, False, pos, base, base + 1
+                pos += 1
+                continue
+            for i in range(len(run) - 1):
+                gram = run[i : i + 2]
+                yield gram, gram, False, pos, base + i, base + i + 2
+                pos += 1
+            continue
+        word = m.group("word")
+        stopped = stop and word in STOP_WORDS
+        text = word if stopped else (stem(word) if stem_words else word)
+        yield text, word, stopped, pos, start_char + m.start(), start_char + m.end()
+        pos += 1
+
+
+def term_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """(index term, start, end) of every non-stop-word token: for highlighting,
+    without the cost of Whoosh's Token objects."""
+    for term, _, stopped, _, start, end in _tokens(text):
+        if not stopped:
+            yield term, start, end
 
 
 def analyzer(stem: bool = True) -> MultilingualTokenizer:

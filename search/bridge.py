@@ -60,9 +60,17 @@ def extract_terms(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 class Bridge:
     def __init__(self, terms: Sequence[str], langs: Sequence[str], vectors: np.ndarray) -> None:
-        self.terms = list(terms)
-        self.langs = np.asarray([lang_group(x) for x in langs])
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        groups = np.asarray([lang_group(x) for x in langs], dtype=str)
+        # Each language group as one contiguous block, so translating into a group
+        # reads a view of its rows and copies nothing.
+        order = np.argsort(groups, kind="stable")
+        self.terms = [terms[i] for i in order]
+        self.langs = groups[order]
+        self.vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
+        self._blocks: dict[str, tuple[int, int]] = {}
+        for g in dict.fromkeys(self.langs.tolist()):
+            rows = np.flatnonzero(self.langs == g)
+            self._blocks[g] = (int(rows[0]), int(rows[-1]) + 1)
 
     def save(self, directory: Path) -> None:
         (directory / "bridge.json").write_text(
@@ -75,22 +83,26 @@ class Bridge:
         if not (directory / "bridge.json").exists():
             return None
         meta = json.loads((directory / "bridge.json").read_text(encoding="utf-8"))
-        b = cls([], [], np.zeros((0, 1), dtype=np.float32))
-        b.terms, b.langs, b.vectors = meta["terms"], np.asarray(meta["langs"]), np.load(directory / "bridge.npy")
-        return b
+        return cls(meta["terms"], meta["langs"], np.load(directory / "bridge.npy"))
 
     def languages(self) -> set[str]:
-        return set(self.langs.tolist())
+        return set(self._blocks)
 
-    def translate(self, query_vec: np.ndarray, query_lang: str, n: int = 10) -> dict[str, list[str]]:
-        """The ``n`` nearest terms in each language group other than the query's."""
-        if not self.terms:
-            return {}
-        sims = self.vectors @ query_vec.astype(np.float32)
+    def translate(
+        self, query_vec: np.ndarray, query_lang: str, n: int = 10, into: Iterable[str] | None = None
+    ) -> dict[str, list[str]]:
+        """The ``n`` nearest terms in each language group other than the query's
+        (only those in ``into``, when given)."""
+        wanted = self.languages() - {lang_group(query_lang)}
+        if into is not None:
+            wanted &= set(into)
         out: dict[str, list[str]] = {}
-        for group in sorted(self.languages() - {lang_group(query_lang)}):
-            mask = self.langs == group
-            idx = np.flatnonzero(mask)
-            top = idx[np.argsort(-sims[idx])[:n]]
-            out[group] = [self.terms[i] for i in top]
+        q = query_vec.astype(np.float32)
+        for group in sorted(wanted):
+            start, end = self._blocks[group]
+            sims = self.vectors[start:end] @ q
+            k = min(n, len(sims))
+            top = np.argpartition(-sims, k - 1)[:k]
+            top = top[np.argsort(-sims[top])]
+            out[group] = [self.terms[start + i] for i in top]
         return out

@@ -15,6 +15,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import index as windex
@@ -22,10 +23,17 @@ from whoosh import query as wq
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.scoring import BM25F
 
+from . import postings
 from .analysis import MultilingualTokenizer, normalize
 from .documents import Chunk
 
 FIELD_BOOSTS = {"title": 3.0, "aliases": 2.5, "headings": 2.0, "body": 1.0}
+#: BM25F: short fields (title, aliases, headings) are normalised less for length.
+BM25 = postings.Params(k1=1.2, b=0.75, field_b={"title": 0.3, "aliases": 0.3, "headings": 0.5})
+#: Coordination bonus: chunks matching more of the query's terms rank higher.
+COORDINATION = 0.9
+#: Synonyms and aliases from synonyms.yml weigh less than the words typed.
+SYNONYM_WEIGHT = 0.6
 POSITIONAL = {"title", "headings", "body"}
 _PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
 
@@ -67,6 +75,7 @@ def build(path: Path, chunks: Iterable[tuple[int, Chunk]]) -> None:
     for position, chunk in chunks:
         writer.add_document(**_fields(chunk, position))
     writer.commit()
+    _export(ix, path)
 
 
 def update(path: Path, remove_articles: Iterable[str], add: Iterable[tuple[int, Chunk]]) -> None:
@@ -79,57 +88,88 @@ def update(path: Path, remove_articles: Iterable[str], add: Iterable[tuple[int, 
         writer.add_document(**_fields(chunk, position))
     # Small segments would slow queries down over time; merging them is cheap here.
     writer.commit(merge=True)
+    _export(ix, path)
+
+
+def _export(ix: windex.Index, path: Path) -> None:
+    with ix.reader() as reader:
+        postings.export(reader, tuple(FIELD_BOOSTS), path)
 
 
 def query_terms(text: str) -> list[str]:
     return [t.text for t in MultilingualTokenizer()(text)]
 
 
-def build_query(text: str, expansions: Iterable[str] = ()) -> tuple[wq.Query | None, set[str]]:
-    """A BM25F query over all fields; returns it and the terms it looks for.
+@dataclass
+class KeywordQuery:
+    """What a query looks for: terms with their weight (1, or less for synonyms) and phrases."""
 
-    Quoted parts ("like this" or 「これ」) are phrases on fields that keep
-    positions and plain conjunctions on those that do not, so a phrase can
-    never fail on a field without positions. ``expansions`` (synonyms) join
-    at a lower weight.
-    """
-    text = normalize(text)
-    clauses: list[wq.Query] = []
-    all_terms: set[str] = set()
-    for m in _PHRASE.finditer(text):
-        phrase_terms = query_terms(next(g for g in m.groups() if g))
-        all_terms.update(phrase_terms)
-        if len(phrase_terms) > 1:
+    terms: dict[str, float] = field(default_factory=dict)
+    phrases: list[list[str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.phrases)
+
+    def all_terms(self) -> set[str]:
+        return set(self.terms) | {t for p in self.phrases for t in p}
+
+    def whoosh(self) -> wq.Query:
+        """The same query for Whoosh's own searcher (phrases need its positions).
+
+        Quoted parts are phrases on fields that keep positions and plain
+        conjunctions on those that do not, so a phrase never fails on a
+        field without positions.
+        """
+        clauses: list[wq.Query] = []
+        for terms in self.phrases:
             per_field = [
-                wq.Phrase(f, phrase_terms, boost=b * 1.5) if f in POSITIONAL else wq.And([wq.Term(f, t) for t in phrase_terms], boost=b)
+                wq.Phrase(f, terms, boost=b * 1.5) if f in POSITIONAL else wq.And([wq.Term(f, t) for t in terms], boost=b)
                 for f, b in FIELD_BOOSTS.items()
             ]
             clauses.append(wq.Or(per_field))
-    rest = _PHRASE.sub(" ", text)
-    terms = list(dict.fromkeys(query_terms(rest) + [t for m in _PHRASE.finditer(text) for t in query_terms(next(g for g in m.groups() if g))]))
-    all_terms.update(terms)
-    for t in terms:
-        clauses.append(wq.Or([wq.Term(f, t, boost=b) for f, b in FIELD_BOOSTS.items()]))
-    extra = [t for e in expansions for t in query_terms(e) if t not in all_terms]
-    for t in dict.fromkeys(extra):
-        clauses.append(wq.Or([wq.Term(f, t, boost=b * 0.6) for f, b in FIELD_BOOSTS.items()]))
-    if not clauses:
-        return None, all_terms
-    # scale rewards chunks that match more of the query's terms.
-    return wq.Or(clauses, scale=0.9), all_terms
+        for t, w in self.terms.items():
+            clauses.append(wq.Or([wq.Term(f, t, boost=b * w) for f, b in FIELD_BOOSTS.items()]))
+        return wq.Or(clauses, scale=COORDINATION)
+
+
+def build_query(text: str, expansions: Iterable[str] = ()) -> KeywordQuery:
+    """The keyword query for ``text``: its terms, quoted phrases, and ``expansions``
+    (synonyms) at a lower weight."""
+    text = normalize(text)
+    q = KeywordQuery()
+    quoted = [query_terms(next(g for g in m.groups() if g)) for m in _PHRASE.finditer(text)]
+    q.phrases = [p for p in quoted if len(p) > 1]
+    for t in query_terms(_PHRASE.sub(" ", text)) + [t for p in quoted for t in p]:
+        q.terms.setdefault(t, 1.0)
+    for e in expansions:
+        for t in query_terms(e):
+            q.terms.setdefault(t, SYNONYM_WEIGHT)
+    return q
 
 
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.ix = windex.open_dir(str(path))
-        self._searcher = self.ix.searcher(weighting=BM25F(B=0.75, K1=1.2, title_B=0.3, aliases_B=0.3, headings_B=0.5))
+        field_b = {f"{f}_B": b for f, b in BM25.field_b.items()}
+        self._searcher = self.ix.searcher(weighting=BM25F(B=BM25.b, K1=BM25.k1, **field_b))
         self._lock = threading.Lock()
+        if not postings.exported(path):  # an index written before this export existed
+            postings.export(self._searcher.reader(), tuple(FIELD_BOOSTS), path)
+        self.scorer = postings.PostingsScorer(path, FIELD_BOOSTS, BM25)
 
-    def search(self, q: wq.Query, limit: int = 100, department: str | None = None) -> list[tuple[int, float]]:
+    def search(self, q: KeywordQuery, limit: int = 100, department: str | None = None) -> list[tuple[int, float]]:
         """(chunk position, BM25F score), best first."""
+        if not q:
+            return []
+        if not q.phrases:
+            return self.scorer.search(q.terms, limit, department, scale=COORDINATION)
+        return self.whoosh_search(q, limit, department)
+
+    def whoosh_search(self, q: KeywordQuery, limit: int = 100, department: str | None = None) -> list[tuple[int, float]]:
+        """The same search through Whoosh's own matchers (slow; needed for phrases)."""
         flt = wq.Term("department", department) if department else None
         with self._lock:
-            results = self._searcher.search(q, limit=limit, filter=flt, terms=False)
+            results = self._searcher.search(q.whoosh(), limit=limit, filter=flt, terms=False)
             return [(int(hit["chunk"]), float(hit.score)) for hit in results]
 
     def doc_count(self) -> int:

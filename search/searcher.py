@@ -74,6 +74,9 @@ class Searcher:
                 np.load(build_dir / "vectors" / f"{name}.pos.npy"),
             )
         self.articles = set(self.manifest["articles"])
+        # Per chunk position, for fusing hundreds of ranked chunks per query.
+        self._article_of = [c.doc_id if c else "" for c in self.chunks]
+        self._group_of = [lang_group(c.lang) if c else "" for c in self.chunks]
         self.bridge = Bridge.load(build_dir)
         live = [c for c in self.chunks if c is not None]
         english = sum(1 for c in live if c.lang == "en") / max(1, len(live))
@@ -119,22 +122,21 @@ class Searcher:
         # while BM25 runs here: on two cores the query costs the slowest part,
         # not the sum of them.
         futures = {name: _POOL.submit(emb.encode_query, text) for name, emb in readers.items()}
-        q, terms = keyword.build_query(text, expansions)
-        out: list[Ranking] = [Ranking("keyword", self.keyword.search(q, depth, department) if q is not None else [], lang)]
+        q = keyword.build_query(text, expansions)
+        terms = q.all_terms()
+        out: list[Ranking] = [Ranking("keyword", self.keyword.search(q, depth, department), lang)]
         vectors = {name: f.result() for name, f in futures.items()}
         for name in readers:
             out.append(Ranking(name, self._dense(name, vectors[name], department, depth), lang))
-        if self.bridge is not None and self.bridge_model in vectors:
-            translations = self.bridge.translate(vectors[self.bridge_model], lang, BRIDGE_TERMS)
+        if self.bridge is not None and self.bridge_targets and self.bridge_model in vectors:
+            translations = self.bridge.translate(vectors[self.bridge_model], lang, BRIDGE_TERMS, into=self.bridge_targets)
             for group, words in translations.items():
-                if group not in self.bridge_targets:
-                    continue
                 translated = " ".join(words)
                 t_lang = "en" if group == "en" else ("ja" if group == "cjk-han" else group)
                 t_readers = {n: e for n, e in self.embedders.items() if e.languages is not None and e.understands(t_lang)}
                 t_futures = {n: _POOL.submit(e.encode_query, translated) for n, e in t_readers.items()}
-                tq, _ = keyword.build_query(translated)
-                if tq is not None:
+                tq = keyword.build_query(translated)
+                if tq:
                     out.append(Ranking("keyword~", self.keyword.search(tq, depth, department), t_lang))
                 for name, f in t_futures.items():
                     out.append(Ranking(name + "~", self._dense(name, f.result(), department, depth), t_lang))
@@ -182,11 +184,12 @@ class Searcher:
     def _fused(self, text: str, info, department: str | None):  # noqa: ANN001, ANN202
         rankings, terms = self.rankings(text, department, lang=info.lang)
         weights = weights_for(info, {n: e.languages for n, e in self.embedders.items()})
+        groups = {lang: lang_group(lang or info.lang) for lang in {r.lang for r in rankings}}
         fused = fuse(
             rankings,
             weights,
-            article_of=lambda p: self._chunk(p).doc_id,
-            same_lang=lambda p, lang: lang_group(self._chunk(p).lang) == lang_group(lang or info.lang),
+            article_of=self._article_of.__getitem__,
+            same_lang=lambda p, lang: self._group_of[p] == groups[lang],
         )
         return fused, terms
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from html import escape
 
-from .analysis import MultilingualTokenizer
+from .analysis import term_spans
 
 WINDOW = 220  # characters
 
 
 def _spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for tok in MultilingualTokenizer()(text, chars=True):
-        if tok.text in terms:
-            if spans and tok.startchar <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(spans[-1][1], tok.endchar))
+    for term, start, end in term_spans(text):
+        if term in terms:
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
             else:
-                spans.append((tok.startchar, tok.endchar))
+                spans.append((start, end))
     return spans
 
 

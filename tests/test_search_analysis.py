@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from search.analysis import terms
+import pytest
+
+from search.analysis import MultilingualTokenizer, terms
 from search.chunking import chunk_document, split_long, synonym_terms, units
 from search.documents import DocSection, Document
 from search.keyword import build_query
@@ -23,6 +25,21 @@ def test_cjk_runs_become_overlapping_bigrams():
     assert terms("休") == ["休"]  # a lone character stays a unigram
     # Mixed text: each script handled its own way, full-width Latin folded.
     assert terms("ＶＰＮの設定") == ["vpn", "の設", "設定"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Parental Leave", [("parental", "Parental"), ("leave", "Leave")]),  # ASCII
+        ("café 育児", [("café", "café"), ("育児", "育児")]),  # already NFKC
+        ("ＶＰＮの設定", [("vpn", "ＶＰＮ"), ("の設", "の設"), ("設定", "設定")]),  # NFKC changes it
+        ("İstanbul office", [("istanbul", "İstanbul"), ("office", "office")]),  # lower() lengthens it
+    ],
+)
+def test_character_offsets_point_into_the_original_text(text, expected):
+    # Highlighting marks text[startchar:endchar], so offsets must survive normalisation.
+    toks = [(t.text, text[t.startchar : t.endchar]) for t in MultilingualTokenizer(stem=False)(text, chars=True)]
+    assert toks == expected
 
 
 def test_two_character_queries_match_longer_text():
@@ -86,9 +103,10 @@ def test_synonyms_feed_the_title_chunk():
 
 
 def test_phrase_queries_never_fail_on_fields_without_positions():
-    q, found = build_query('"parental leave" weeks')
-    assert q is not None and {"parent", "leav", "week"} <= found
-    assert "aliases" in repr(q) and "Phrase" in repr(q)
+    q = build_query('"parental leave" weeks')
+    assert q.phrases == [["parent", "leav"]] and {"parent", "leav", "week"} <= q.all_terms()
+    wq = repr(q.whoosh())
+    assert "aliases" in wq and "Phrase" in wq
 
 
 def test_snippet_marks_terms_and_escapes_html():

@@ -55,3 +55,22 @@ def test_vector_cache_embeds_only_new_texts(tmp_path, use_embedder):
 def test_multilingual_model_puts_translations_close(use_embedder):
     vecs = use_embedder.encode(["parental leave", "育児休業", "expense report deadline"])
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
+
+
+def test_fast_query_encoder_ranks_like_the_full_model():
+    """Queries go through an int8 TorchScript copy of MiniLM; chunks through the float32 model."""
+    emb = SentenceTransformerEmbedder()
+    assert emb._query_fn() is not None, "the fast path should be taken for MiniLM"
+    passages = [
+        "Employees receive sixteen weeks of paid parental leave after the birth or adoption of a child.",
+        "Submit expense reports with receipts within thirty days of purchase.",
+        "Connect to the VPN before using public Wi-Fi networks.",
+        "Report a lost or stolen laptop to the IT security team immediately.",
+    ]
+    docs = emb.encode(passages)
+    queries = ["how long is maternity leave", "deadline for receipts", "wifi at the airport", "my laptop was stolen"]
+    for i, q in enumerate(queries):
+        fast, full = emb.encode_query(q), emb.encode([q])[0]
+        assert fast.dtype == np.float32 and abs(float(np.linalg.norm(fast)) - 1) < 1e-4
+        assert float(fast @ full) > 0.95
+        assert int(np.argmax(docs @ fast)) == i == int(np.argmax(docs @ full))
