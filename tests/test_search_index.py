@@ -135,3 +135,25 @@ def test_manifest_records_schema_models_and_hashes(tmp_path, use_embedder):
     assert manifest["schema"] >= 1
     assert [m["name"] for m in manifest["models"]] == ["use-m3"]
     assert len(manifest["articles"]) == 3 and all(len(h) == 64 for h in manifest["articles"].values())
+
+
+def test_typos_are_corrected_only_against_a_vocabulary_in_the_querys_language(tmp_path, use_embedder):
+    english = build_index(docs(), tmp_path / "en", [use_embedder]).build_dir
+    s = Searcher(english, {"use-m3": use_embedder})
+    typo = s.search("expnse deadlne", limit=3)
+    assert typo.did_you_mean == "expense deadline" and typo.corrected
+    assert typo.hits[0].article == "fin/expenses.md"
+    s.close()
+    # A Chinese handbook that mentions a few English names: an English question
+    # is not misspelt Chinese ("paid" is one letter from "raid"), and its results
+    # must not be replaced by a "correction".
+    zh = [
+        Document("hr/leave.zh.md", "育儿假", "zh", "hr", "员工可享受十六周带薪育儿假。请在 Compass 系统中申请。"),
+        Document("it/vpn.zh.md", "连接 VPN", "zh", "it", "在公共无线网络上请使用 meridian 客户端连接 VPN。服务器磁盘使用 RAID 保护。"),
+        Document("fin/expenses.zh.md", "费用报销", "zh", "finance", "收据须在三十天内提交。超过二十五美元需要收据。"),
+    ]
+    s = Searcher(build_index(zh, tmp_path / "zh", [use_embedder]).build_dir, {"use-m3": use_embedder})
+    result = s.search("how many weeks of paid parental leave", limit=3)
+    assert result.did_you_mean is None and not result.corrected
+    assert result.hits[0].article == "hr/leave.zh.md"
+    s.close()
