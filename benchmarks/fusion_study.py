@@ -55,7 +55,8 @@ def main() -> None:
         info = analyze_query(q["text"])
         rankings, _ = searcher.rankings(info.text, lang=info.lang)
         saved.append((q, info, rankings))
-    names = [r.name for r in saved[0][2]]
+    # Every retriever any query used: a Korean first query has no MiniLM ranking.
+    names = list(dict.fromkeys(r.name for _, _, rankings in saved for r in rankings))
 
     def report(label: str, make_weights: Callable[[QueryInfo], Weights], k: int = 20) -> None:
         run = {}
