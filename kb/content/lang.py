@@ -7,20 +7,19 @@ Hangul means Korean, Han without either means Chinese, otherwise English.
 
 from __future__ import annotations
 
+import re
+
+_SCRIPTS = {
+    "kana": re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]"),
+    "hangul": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
+    "han": re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]"),
+    "latin": re.compile("[A-Za-z]"),
+}
+
 
 def script_counts(text: str) -> dict[str, int]:
-    counts = {"kana": 0, "hangul": 0, "han": 0, "latin": 0}
-    for ch in text:
-        o = ord(ch)
-        if 0x3040 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF or 0xFF66 <= o <= 0xFF9F:
-            counts["kana"] += 1
-        elif 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
-            counts["hangul"] += 1
-        elif 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF:
-            counts["han"] += 1
-        elif ch.isascii() and ch.isalpha():
-            counts["latin"] += 1
-    return counts
+    # One regex pass per script: a per-character Python loop cost a second on 18F.
+    return {name: len(pattern.findall(text)) for name, pattern in _SCRIPTS.items()}
 
 
 def detect_language(text: str, default: str = "en") -> str:

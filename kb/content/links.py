@@ -8,6 +8,8 @@ served at). All of them are resolved against the set of article paths.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -40,6 +42,10 @@ class LinkResolver:
         self.paths = paths
         self._lower = {p.lower(): p for p in paths}
         self._aliases = {a.strip("/").lower(): p for a, p in (url_aliases or {}).items()}
+        #: Same value for resolvers that resolve every link alike.
+        self.fingerprint = hashlib.sha256(
+            json.dumps([sorted(paths), sorted(self._aliases.items())], ensure_ascii=False).encode("utf-8")
+        ).hexdigest()
         stems: dict[str, list[str]] = {}
         for p in paths:
             stems.setdefault(article_slug(p).rsplit("/", 1)[-1].lower(), []).append(p)
