@@ -14,7 +14,9 @@ better run is reported, since the machine may be shared):
   (each copy's title and paragraphs prefixed with a copy number and the
   paragraphs of each section shuffled, so no two chunks share a text).
 - build: ``kb index`` of 18F into a fresh index dir with an empty vector cache.
-- incremental: ``kb index`` of a copy of 18F after one article's text changed.
+- incremental: after one article's text changed in a copy of 18F, the reindex
+  as ``kb serve``'s watcher runs it (in-process, models loaded) and as a fresh
+  ``kb index`` process (which first imports torch and loads both models).
 - rss: VmRSS of ``kb serve`` on a copy of 18F after ~50 searches on /api/search.
 
 Work files go to ``--work-dir`` (default /tmp/kb-perf); the 18F and GitLab
@@ -68,6 +70,7 @@ TARGETS = {
     "latency 18f-x10 p95": ("<= 60 ms", 60.0),
     "latency gitlab-ja p95": ("<= 60 ms", 60.0),
     "incremental reindex": ("<= 3 s", 3.0),
+    "incremental (kb index)": ("<= 3 s", 3.0),
     "full 18f build": ("<= 120 s", 120.0),
     "server RSS": ("<= 1024 MB", 1024.0),
 }
@@ -255,6 +258,39 @@ def measure_incremental(work: Path, runs: int) -> tuple[float, list[float], str]
     return best, values, outputs[values.index(best)]
 
 
+def measure_incremental_in_process(work: Path, runs: int) -> tuple[float, list[float], str]:
+    """What ``kb serve``'s watcher does after an edit: reload the articles, update the index.
+
+    The models are loaded already (the server loaded them at start), as is the
+    previous library (so unchanged articles are not rendered again).
+    """
+    from kb.content.loader import load_library
+
+    articles = work / "18f-copy-incremental"
+    index = work / "18f-copy-incremental-index"
+    if not articles.exists():
+        shutil.copytree(F18, articles)
+    seed_vector_cache(index)
+    config = Config.from_env().with_(articles_dir=articles, index_dir=index)
+    for spec in config.embedder_specs:
+        indexing.get_embedder(spec).load()
+    indexing.build(config)
+    target = articles / "travel-and-leave" / "fmla.md"
+    outputs = []
+
+    def once() -> float:
+        text = target.read_text(encoding="utf-8")
+        target.write_text(text.rstrip("\n") + f"\n\nPerf edit {time.time_ns()}: leave requests go through HR Links.\n", encoding="utf-8")
+        started = time.perf_counter()
+        report = indexing.build(config, library=load_library(articles))
+        seconds = time.perf_counter() - started
+        outputs.append(f"{report.mode}: +{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles")
+        return seconds
+
+    best, values = best_of(runs, once)
+    return best, values, outputs[values.index(best)]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -353,8 +389,10 @@ def main() -> None:
         rows.append(Row("full 18f build", best_s, "s", "kb index wall time incl. model load; " + out, values))
     if "incremental" in parts:
         print("incremental reindex after one article changed ...", flush=True)
+        best_s, values, out = measure_incremental_in_process(work, args.runs)
+        rows.append(Row("incremental reindex", best_s, "s", "in kb serve (models loaded): reload articles + update index; " + out, values))
         best_s, values, out = measure_incremental(work, args.runs)
-        rows.append(Row("incremental reindex", best_s, "s", "kb index wall time incl. model load; " + out, values))
+        rows.append(Row("incremental (kb index)", best_s, "s", "a fresh kb index process, incl. importing torch and loading both models; " + out, values))
     if "rss" in parts:
         print("server RSS ...", flush=True)
         rss, ok = measure_rss(work, queries)
