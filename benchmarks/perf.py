@@ -310,7 +310,8 @@ def measure_rss(work: Path, queries: list[str]) -> tuple[float, int]:
     if not articles.exists():
         shutil.copytree(F18, articles)
     seed_vector_cache(index)
-    env = {"KB_INDEX_DIR": str(index)}
+    env = {"KB_INDEX_DIR": str(index), "KB_DATABASE_URL": f"sqlite:///{work / 'serve.sqlite3'}"}
+    run_kb(["db", "upgrade"], env)
     run_kb(["index", "--articles", str(articles)], env)
     port = free_port()
     log = open(work / "serve.log", "w")  # noqa: SIM115 (closed below)
@@ -345,6 +346,15 @@ def measure_rss(work: Path, queries: list[str]) -> tuple[float, int]:
 
 
 # --- main -----------------------------------------------------------------------
+class _Rows(list):
+    """Rows, each also printed the moment it is measured (a later crash loses nothing)."""
+
+    def append(self, row: Row) -> None:
+        super().append(row)
+        value = f"{row.value:.1f} {row.unit}" if row.value is not None else "n/a"
+        print(f"  {row.name}: {value} {row.verdict()} (runs: {', '.join(f'{v:.1f}' for v in row.runs)}) {row.note}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="latency,build,incremental,rss", help="comma-separated parts to run")
@@ -366,7 +376,7 @@ def main() -> None:
         return
 
     queries = dev_queries()
-    rows: list[Row] = []
+    rows = _Rows()
     details: list[str] = []
     if "latency" in parts:
         if "18f-x10" in args.latency_on:
