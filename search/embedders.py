@@ -178,9 +178,15 @@ class SentenceTransformerEmbedder(Embedder):
                 # torch.ao.quantization is deprecated (torch is pinned at 2.13, where it
                 # works); when it goes, the eager path below takes over.
                 warnings.simplefilter("ignore")
+                full = modules[0].auto_model
+                # A copy of the module tree that shares every float32 tensor with the
+                # full model: quantizing swaps its Linear layers for int8 ones and
+                # leaves the full model as it was (17 MB more, not 130).
+                shared = {id(t): t for t in [*full.parameters(), *full.buffers()]}
                 transformer = torch.ao.quantization.quantize_dynamic(
-                    copy.deepcopy(modules[0].auto_model).eval(),
+                    copy.deepcopy(full, shared).eval(),
                     {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
+                    inplace=True,
                 )
                 traced = torch.jit.trace(MeanPooled(transformer).eval(), tokens("a probe sentence"), check_trace=False, strict=False)
                 traced = torch.jit.freeze(traced.eval())

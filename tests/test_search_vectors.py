@@ -60,7 +60,10 @@ def test_multilingual_model_puts_translations_close(use_embedder):
 def test_fast_query_encoder_ranks_like_the_full_model():
     """Queries go through an int8 TorchScript copy of MiniLM; chunks through the float32 model."""
     emb = SentenceTransformerEmbedder()
+    before = emb.encode(["sixteen weeks of parental leave"])[0]
     assert emb._query_fn() is not None, "the fast path should be taken for MiniLM"
+    # The int8 copy shares tensors with the full model but must not change it.
+    assert np.array_equal(emb.encode(["sixteen weeks of parental leave"])[0], before)
     passages = [
         "Employees receive sixteen weeks of paid parental leave after the birth or adoption of a child.",
         "Submit expense reports with receipts within thirty days of purchase.",
