@@ -236,20 +236,29 @@ def measure_full_build(work: Path, runs: int) -> tuple[float, list[float], str]:
     return best, values, outputs[values.index(best)]
 
 
-def measure_incremental(work: Path, runs: int) -> tuple[float, list[float], str]:
+def _incremental_copy(work: Path) -> tuple[Path, Path, Callable[[], None]]:
+    """A copy of 18F and its index dir, and a function that edits one article of it."""
     articles = work / "18f-copy-incremental"
     index = work / "18f-copy-incremental-index"
     if not articles.exists():
         shutil.copytree(F18, articles)
     seed_vector_cache(index)  # so the first build is quick
-    run_kb(["index", "--articles", str(articles), "--index", str(index)])
     target = articles / "travel-and-leave" / "fmla.md"
+
+    def edit() -> None:
+        text = target.read_text(encoding="utf-8")
+        target.write_text(text.rstrip("\n") + f"\n\nPerf edit {time.time_ns()}: leave requests go through HR Links.\n", encoding="utf-8")
+
+    return articles, index, edit
+
+
+def measure_incremental(work: Path, runs: int) -> tuple[float, list[float], str]:
+    articles, index, edit = _incremental_copy(work)
+    run_kb(["index", "--articles", str(articles), "--index", str(index)])
     outputs = []
 
     def once() -> float:
-        text = target.read_text(encoding="utf-8")
-        stamp = f"\n\nPerf edit {time.time_ns()}: leave requests go through HR Links.\n"
-        target.write_text(text.rstrip("\n") + stamp, encoding="utf-8")
+        edit()
         seconds, out = run_kb(["index", "--articles", str(articles), "--index", str(index)])
         outputs.append(out.splitlines()[-1])
         return seconds
@@ -266,21 +275,15 @@ def measure_incremental_in_process(work: Path, runs: int) -> tuple[float, list[f
     """
     from kb.content.loader import load_library
 
-    articles = work / "18f-copy-incremental"
-    index = work / "18f-copy-incremental-index"
-    if not articles.exists():
-        shutil.copytree(F18, articles)
-    seed_vector_cache(index)
+    articles, index, edit = _incremental_copy(work)
     config = Config.from_env().with_(articles_dir=articles, index_dir=index)
     for spec in config.embedder_specs:
         indexing.get_embedder(spec).load()
     indexing.build(config)
-    target = articles / "travel-and-leave" / "fmla.md"
     outputs = []
 
     def once() -> float:
-        text = target.read_text(encoding="utf-8")
-        target.write_text(text.rstrip("\n") + f"\n\nPerf edit {time.time_ns()}: leave requests go through HR Links.\n", encoding="utf-8")
+        edit()
         started = time.perf_counter()
         report = indexing.build(config, library=load_library(articles))
         seconds = time.perf_counter() - started
