@@ -20,6 +20,7 @@ and rewritten by every full or incremental build.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +93,17 @@ def export(reader: IndexReader, fields: tuple[str, ...], path: Path) -> None:
     arrays["position"] = np.asarray([int(s["chunk"]) for s in stored], dtype=np.int32)
     arrays["department"] = np.asarray([departments.index(s.get("department", "-")) for s in stored], dtype=np.int32)
     arrays["live"] = np.asarray([not reader.is_deleted(d) for d in range(n)], dtype=bool)
-    np.savez(path / FILE, **arrays)
+    # Each file written aside and renamed into place: a Searcher may be loading
+    # the export while an older index is exported for the first time.
+    tmp = path / f".{FILE}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path / FILE)
     terms = sorted(vocab, key=vocab.__getitem__)
     # Written last: ``exported()`` only trusts an export whose metadata made it to disk.
-    (path / TERMS_FILE).write_text(json.dumps({"version": VERSION, "terms": terms, "departments": departments}, ensure_ascii=False), encoding="utf-8")
+    meta = path / f".{TERMS_FILE}.{os.getpid()}.tmp"
+    meta.write_text(json.dumps({"version": VERSION, "terms": terms, "departments": departments}, ensure_ascii=False), encoding="utf-8")
+    os.replace(meta, path / TERMS_FILE)
 
 
 class PostingsScorer:

@@ -102,3 +102,15 @@ def test_an_incremental_update_is_exported_too(bundled_keyword):
     assert after and not vpn_positions & {p for p, _ in after}
     # Whoosh keeps deleted documents in its statistics until segments merge; so do we.
     assert_same(kw, build_query("vpn meridian client"))
+
+
+def test_an_index_from_before_the_export_is_exported_when_opened(bundled_keyword):
+    from search import postings
+
+    (bundled_keyword / postings.TERMS_FILE).unlink()
+    (bundled_keyword / postings.FILE).unlink()
+    assert not postings.exported(bundled_keyword)
+    kw = KeywordIndex(bundled_keyword)
+    assert postings.exported(bundled_keyword)
+    assert_same(kw, build_query("parental leave"))
+    assert not list(bundled_keyword.glob(".*.tmp"))
