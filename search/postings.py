@@ -92,7 +92,6 @@ def export(reader: IndexReader, fields: tuple[str, ...], path: Path) -> None:
     departments = sorted({s.get("department", "-") for s in stored})
     arrays["position"] = np.asarray([int(s["chunk"]) for s in stored], dtype=np.int32)
     arrays["department"] = np.asarray([departments.index(s.get("department", "-")) for s in stored], dtype=np.int32)
-    arrays["live"] = np.asarray([not reader.is_deleted(d) for d in range(n)], dtype=bool)
     # Each file written aside and renamed into place: a Searcher may be loading
     # the export while an older index is exported for the first time.
     tmp = path / f".{FILE}.{os.getpid()}.tmp"
@@ -116,7 +115,6 @@ class PostingsScorer:
         with np.load(path / FILE) as z:
             self.position = z["position"]
             self.department = z["department"]
-            self.live = z["live"]
             n = len(self.position)
             v = len(self.vocab)
             terms, docs, weights = [], [], []
@@ -160,7 +158,7 @@ class PostingsScorer:
         count = int(sum(self.fields_with[i] for i, _ in ids))
         if scale is not None and count > 1:
             scores = (scores + (matched - 1) / (count - scale) ** 2) * ((count - 1) / count)
-        ok = (matched > 0) & self.live
+        ok = matched > 0  # postings never list deleted documents
         if department is not None:
             ok &= self.department == self.departments.get(department, -1)
         candidates = np.flatnonzero(ok)
