@@ -48,11 +48,15 @@ class Library:
 
     def __post_init__(self) -> None:
         self._by_slug: dict[str, Article] = {}
+        self._families: dict[str, list[Article]] = {}
 
     def index(self) -> None:
-        self._by_slug = {}
+        self._by_slug, self._families = {}, {}
         for a in self.articles.values():
             self._by_slug.setdefault(a.slug, a)
+            self._families.setdefault(self.family_of(a), []).append(a)
+        for key, group in self._families.items():
+            group.sort(key=lambda a, key=key: (a.path != key, a.lang))
 
     def by_slug(self, slug: str) -> Article | None:
         return self._by_slug.get(slug)
@@ -60,12 +64,23 @@ class Library:
     def in_department(self, dep_id: str) -> list[Article]:
         return sorted((a for a in self.articles.values() if a.department == dep_id), key=lambda a: a.title.lower())
 
+    def family_of(self, article: Article) -> str:
+        """The path of the original an article translates, or its own: one key per
+        article and its translations (search shows a family once)."""
+        return article.translation_of if article.translation_of in self.articles else article.path
+
+    def family(self, article: Article) -> list[Article]:
+        """Every language version of ``article``, itself included, original first."""
+        return list(self._families.get(self.family_of(article), [article]))
+
     def translations(self, article: Article) -> list[Article]:
         """The other language versions of ``article`` (original first)."""
-        original = article.translation_of if article.translation_of in self.articles else article.path
-        group = [a for a in self.articles.values() if a.path == original or a.translation_of == original]
-        group.sort(key=lambda a: (a.path != original, a.lang))
-        return [a for a in group if a.path != article.path]
+        return [a for a in self.family(article) if a.path != article.path]
+
+    def preferred_version(self, article: Article, lang: str) -> Article:
+        """The version of ``article``'s family in ``lang``, else the original."""
+        versions = self.family(article)
+        return next((v for v in versions if v.lang == lang), versions[0])
 
     def recently_updated(self, limit: int = 8) -> list[Article]:
         epoch = datetime.min.replace(tzinfo=UTC)
