@@ -284,18 +284,19 @@ def test_non_utf8_file_is_reported(make_articles, tmp_path):
 
 
 def test_reloading_rerenders_what_changed_and_links_that_now_resolve(make_articles, monkeypatch):
-    from kb.content import loader
+    from kb.content import ArticleRenderer
 
     root = make_articles({
         "hr/leave.md": "---\ntitle: Leave\n---\n# Leave\n\nSee [travel](../finance/travel.md).\n",
         "hr/benefits.md": "---\ntitle: Benefits\n---\n# Benefits\n\nDental and vision.\n",
     })
-    first = load_library(root, use_git=False)
+    renderer = ArticleRenderer()
+    first = load_library(root, use_git=False, renderer=renderer)
     rendered = []
-    real = loader._render
-    monkeypatch.setattr(loader, "_render", lambda a, r: rendered.append(a.path) or real(a, r))
+    real = renderer._render
+    monkeypatch.setattr(renderer, "_render", lambda a, r: rendered.append(a.path) or real(a, r))
     (root / "hr" / "benefits.md").write_text("---\ntitle: Benefits\n---\n# Benefits\n\nDental, vision and *hearing*.\n")
-    second = load_library(root, use_git=False)
+    second = load_library(root, use_git=False, renderer=renderer)
     assert rendered == ["hr/benefits.md"]  # the unchanged article came from the last load
     assert second.articles["hr/leave.md"].html == first.articles["hr/leave.md"].html
     assert "<em>hearing</em>" in second.articles["hr/benefits.md"].html
@@ -304,7 +305,7 @@ def test_reloading_rerenders_what_changed_and_links_that_now_resolve(make_articl
     (root / "finance").mkdir()
     (root / "finance" / "travel.md").write_text("---\ntitle: Travel\n---\n# Travel\n\nBook early.\n")
     rendered.clear()
-    third = load_library(root, use_git=False)
+    third = load_library(root, use_git=False, renderer=renderer)
     assert sorted(rendered) == ["finance/travel.md", "hr/benefits.md", "hr/leave.md"]
     assert third.articles["hr/leave.md"].links[0].resolved == "finance/travel.md"
     assert 'href="/a/finance/travel"' in third.articles["hr/leave.md"].html

@@ -6,16 +6,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from .fields import BadValueError, FieldSpec, mapping, positive_int, read_fields, str_list, text
 from .frontmatter import FrontMatterError, load_yaml_with_lines
 from .models import Contact, Department, Problem, ResponseTarget
 
 FILENAME = "departments.yml"
-_TARGET = re.compile(r"^\s*(\d+)\s*(business|working)?\s*(day|days|hour|hours|h|d)\s*$", re.I)
+_TARGET = re.compile(r"\s*(\d+)\s*(business|working)?\s*(day|days|hour|hours|h|d)\s*", re.I)
 
 
 def parse_response_target(text: str) -> ResponseTarget | None:
     """``"3 business days"`` -> ResponseTarget(3, business_days); None if unreadable."""
-    m = _TARGET.match(str(text))
+    m = _TARGET.fullmatch(str(text))
     if not m:
         return None
     amount = int(m.group(1))
@@ -27,16 +30,6 @@ def parse_response_target(text: str) -> ResponseTarget | None:
     else:
         unit = "days"
     return ResponseTarget(text=str(text).strip(), amount=amount, unit=unit)  # type: ignore[arg-type]
-
-
-def _str_list(value: Any) -> list[str] | None:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-        return [str(v) for v in value]
-    return None
 
 
 def parse_synonyms(value: Any) -> list[list[str]] | None:
@@ -58,91 +51,91 @@ def parse_synonyms(value: Any) -> list[list[str]] | None:
     return groups
 
 
-def load_departments(root: Path) -> tuple[dict[str, Department], list[Problem], bool]:
-    """Return departments by id, problems found, and whether the file exists."""
-    path = root / FILENAME
-    problems: list[Problem] = []
-    if not path.exists():
-        return {}, problems, False
+def _target(value: Any) -> ResponseTarget:
+    target = parse_response_target(value)
+    if target is None:
+        raise BadValueError
+    return target
+
+
+def _synonyms(value: Any) -> list[list[str]]:
+    groups = parse_synonyms(value)
+    if groups is None:
+        raise BadValueError
+    return groups
+
+
+DEPARTMENT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("name", text, "department-name", "'{id}': name must be text", ""),
+    FieldSpec("description", text, "department-description", "'{id}': description must be text", ""),
+    FieldSpec("owners", str_list, "department-owners", "'{id}': owners must be a list of email addresses", []),
+    FieldSpec("contact", mapping, "department-contact", "'{id}': contact must have email, chat and/or phone keys", {}),
+    FieldSpec("response_target", _target, "response-target",
+              "'{id}': response_target {value!r} is not like '3 business days', '5 days' or '24 hours'"),
+    FieldSpec("review_every", positive_int, "review-every", "'{id}': review_every must be a number of days, not {value!r}"),
+    # Channel names (email, webhook, ...) belong to the feedback layer, which reads them.
+    FieldSpec("notify", mapping, "department-notify", "'{id}': notify must map channel names to targets (email: [...])", {}),
+    FieldSpec("synonyms", _synonyms, "synonyms", "'{id}': synonyms must be a list of lists of equivalent terms", []),
+)
+_KNOWN = {"id"} | {f.key for f in DEPARTMENT_FIELDS}
+
+
+def _department(entry: Any, number: int, line: int | None, taken: dict[str, Department], problems: list[Problem]) -> Department | None:
+    def err(code: str, message: str) -> None:
+        problems.append(Problem(FILENAME, line, "error", code, message))
+
+    if not isinstance(entry, dict):
+        err("departments-format", f"entry {number} must be a mapping with at least 'id' and 'name'")
+        return None
+    dep_id = str(entry.get("id") or "").strip()
+    if not dep_id:
+        err("department-id", f"entry {number} has no 'id' (the folder name of its articles)")
+        return None
+    if dep_id in taken:
+        err("duplicate-department", f"department id '{dep_id}' is defined twice")
+        return None
+    v = read_fields(entry, DEPARTMENT_FIELDS, lambda _key, _sev, code, message: err(code, message), id=dep_id)
+    contact = v["contact"]
+    return Department(
+        id=dep_id, name=v["name"] or dep_id, description=v["description"], owners=v["owners"],
+        contact=Contact(email=contact.get("email"), chat=contact.get("chat"), phone=contact.get("phone")),
+        response_target=v["response_target"], review_every=v["review_every"], notify=v["notify"],
+        synonyms=v["synonyms"], extra={k: val for k, val in entry.items() if k not in _KNOWN},
+    )
+
+
+def _read(path: Path) -> tuple[Any, list[Problem]]:
     try:
         data, _ = load_yaml_with_lines(path.read_text(encoding="utf-8"))
     except FrontMatterError as exc:
-        return {}, [Problem(FILENAME, exc.line, "error", "yaml-error", exc.message)], True
+        return None, [Problem(FILENAME, exc.line, "error", "yaml-error", exc.message)]
     except UnicodeDecodeError:
-        return {}, [Problem(FILENAME, None, "error", "encoding", "not valid UTF-8")], True
+        return None, [Problem(FILENAME, None, "error", "encoding", "not valid UTF-8")]
     entries = data.get("departments") if isinstance(data, dict) else data
     if not isinstance(entries, list):
-        msg = "expected a top-level 'departments:' list"
-        return {}, [Problem(FILENAME, 1, "error", "departments-format", msg)], True
+        return None, [Problem(FILENAME, 1, "error", "departments-format", "expected a top-level 'departments:' list")]
+    return entries, []
+
+
+def load_departments(root: Path) -> tuple[dict[str, Department], list[Problem], bool]:
+    """Return departments by id, problems found, and whether the file exists."""
+    path = root / FILENAME
+    if not path.exists():
+        return {}, [], False
+    entries, problems = _read(path)
+    if entries is None:
+        return {}, problems, True
     lines = _entry_lines(path)
     departments: dict[str, Department] = {}
     for i, entry in enumerate(entries):
-        line = lines[i] if i < len(lines) else None
-
-        def err(code: str, message: str, line: int | None = line) -> None:
-            problems.append(Problem(FILENAME, line, "error", code, message))
-
-        if not isinstance(entry, dict):
-            err("departments-format", f"entry {i + 1} must be a mapping with at least 'id' and 'name'")
-            continue
-        dep_id = str(entry.get("id") or "").strip()
-        if not dep_id:
-            err("department-id", f"entry {i + 1} has no 'id' (the folder name of its articles)")
-            continue
-        if dep_id in departments:
-            err("duplicate-department", f"department id '{dep_id}' is defined twice")
-            continue
-        known = {"id", "name", "description", "owners", "contact", "response_target", "review_every", "notify", "synonyms"}
-        contact = entry.get("contact") or {}
-        if not isinstance(contact, dict):
-            err("department-contact", f"'{dep_id}': contact must have email, chat and/or phone keys")
-            contact = {}
-        target = None
-        if entry.get("response_target") is not None:
-            target = parse_response_target(entry["response_target"])
-            if target is None:
-                err(
-                    "response-target",
-                    f"'{dep_id}': response_target {entry['response_target']!r} is not like "
-                    "'3 business days', '5 days' or '24 hours'",
-                )
-        review_every = entry.get("review_every")
-        if review_every is not None and (not isinstance(review_every, int) or review_every <= 0):
-            err("review-every", f"'{dep_id}': review_every must be a number of days, not {review_every!r}")
-            review_every = None
-        owners = _str_list(entry.get("owners"))
-        if owners is None:
-            err("department-owners", f"'{dep_id}': owners must be a list of email addresses")
-            owners = []
-        synonyms = parse_synonyms(entry.get("synonyms"))
-        if synonyms is None:
-            err("synonyms", f"'{dep_id}': synonyms must be a list of lists of equivalent terms")
-            synonyms = []
-        notify = entry.get("notify") or {}
-        if not isinstance(notify, dict):
-            err("department-notify", f"'{dep_id}': notify must be a mapping (email, webhook)")
-            notify = {}
-        departments[dep_id] = Department(
-            id=dep_id,
-            name=str(entry.get("name") or dep_id),
-            description=str(entry.get("description") or ""),
-            owners=owners,
-            contact=Contact(
-                email=contact.get("email"), chat=contact.get("chat"), phone=contact.get("phone")
-            ),
-            response_target=target,
-            review_every=review_every,
-            notify=notify,
-            synonyms=synonyms,
-            extra={k: v for k, v in entry.items() if k not in known},
-        )
+        dep = _department(entry, i + 1, lines[i] if i < len(lines) else None, departments, problems)
+        if dep is not None:
+            departments[dep.id] = dep
     return departments, problems, True
 
 
 def _entry_lines(path: Path) -> list[int]:
     """File line of each list entry under ``departments:``, for error messages."""
-    import yaml
-
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except yaml.YAMLError:

@@ -63,11 +63,6 @@ def git_metadata(root: Path) -> dict[str, GitInfo]:
     return info
 
 
-def head_commit(root: Path) -> str | None:
-    out = _git(root, "rev-parse", "HEAD")
-    return out.strip() if out else None
-
-
 _RESOLVES = re.compile(r"^\s*Resolves-Feedback:\s*#?(\d+(?:\s*,\s*#?\d+)*)\s*$", re.I | re.M)
 
 

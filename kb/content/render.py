@@ -148,24 +148,33 @@ def _make_markdown() -> markdown.Markdown:
     )
 
 
-_md: markdown.Markdown | None = None
+class MarkdownRenderer:
+    """One Python-Markdown instance, reset between documents.
+
+    An instance is not safe to share between threads (Markdown keeps per-document
+    state), so each loader owns its own; building one costs a few milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self._md = _make_markdown()
+
+    def render(self, body: str, rewrite: LinkRewriter | None = None) -> Rendered:
+        """Render ``body`` to sanitized HTML; collect headings, sections and hrefs."""
+        md = self._md
+        md.reset()
+        md.kb_rewrite = rewrite  # type: ignore[attr-defined]
+        html = md.convert(body)
+        return Rendered(
+            html=sanitize(html),
+            headings=list(getattr(md, "kb_headings", [])),
+            sections=list(getattr(md, "kb_sections", [])),
+            hrefs=list(getattr(md, "kb_hrefs", [])),
+        )
 
 
 def render_markdown(body: str, rewrite: LinkRewriter | None = None) -> Rendered:
-    """Render ``body`` to sanitized HTML; collect headings, sections and hrefs."""
-    global _md
-    if _md is None:
-        _md = _make_markdown()
-    md = _md
-    md.reset()
-    md.kb_rewrite = rewrite  # type: ignore[attr-defined]
-    html = md.convert(body)
-    return Rendered(
-        html=sanitize(html),
-        headings=list(getattr(md, "kb_headings", [])),
-        sections=list(getattr(md, "kb_sections", [])),
-        hrefs=list(getattr(md, "kb_hrefs", [])),
-    )
+    """Render one document with a renderer of its own (for one-off use and tests)."""
+    return MarkdownRenderer().render(body, rewrite)
 
 
 def sanitize(html: str) -> str:

@@ -28,14 +28,3 @@ def slugify(text: str, separator: str = "-") -> str:
     text = _SPACES.sub(separator, text)
     text = _DASHES.sub(separator, text)
     return text.strip(separator)
-
-
-def unique_slug(base: str, taken: set[str]) -> str:
-    """``base``, or ``base-1``, ``base-2``... the way repeated headings are told apart."""
-    slug = base or "section"
-    n = 1
-    while slug in taken:
-        slug = f"{base or 'section'}-{n}"
-        n += 1
-    taken.add(slug)
-    return slug

@@ -11,7 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from .loader import Library, iter_article_files, load_library
+from .library import Library
+from .loader import ArticleRenderer, iter_article_files, load_library
 
 
 def _signature(root: Path) -> tuple:
@@ -34,6 +35,7 @@ class ContentStore:
         self._library: Library | None = None
         self._signature: tuple | None = None
         self._checked = 0.0
+        self._renderer = ArticleRenderer()
 
     @property
     def library(self) -> Library:
@@ -44,7 +46,7 @@ class ContentStore:
             if self._library is None or time.monotonic() - self._checked >= self.reload_seconds:
                 sig = _signature(self.root)
                 if sig != self._signature or self._library is None:
-                    self._library = load_library(self.root, use_git=self.use_git)
+                    self._library = load_library(self.root, use_git=self.use_git, renderer=self._renderer)
                     self._signature = sig
                 self._checked = time.monotonic()
         return self._library
