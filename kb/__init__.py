@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 
 from .config import PROJECT_ROOT, Config
+from .core import KB
 
-__all__ = ["Config", "create_app"]
+__all__ = ["KB", "Config", "create_app"]
 
 
 def _asset_dir(name: str) -> Path:
@@ -20,14 +20,22 @@ def _asset_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
 
-def create_app(config: Config | None = None, *, check_db: bool = True, **overrides: Any) -> Flask:
-    """The Flask app factory: ``create_app()`` reads ``KB_*`` from the environment.
+def _secret_key(app: Flask, config: Config) -> str:
+    if config.secret_key:
+        return config.secret_key
+    if not config.dev and not app.testing:
+        # A random key still works for one process; sessions just do not survive restarts.
+        app.logger.warning("KB_SECRET_KEY is not set; using a random key for this process")
+    return secrets.token_hex(32)
+
+
+def create_app(kb: KB | None = None) -> Flask:
+    """The Flask app factory: ``create_app()`` builds a KB from the ``KB_*`` environment.
 
     Raises SchemaOutdatedError when the database needs ``kb db upgrade``.
     """
-    config = config or Config.from_env()
-    if overrides:
-        config = config.with_(**overrides)
+    kb = kb or KB.from_config()
+    config = kb.config
     templates = _asset_dir("templates")
     app = Flask(
         __name__,
@@ -35,14 +43,8 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
         static_folder=str(templates / "static"),
         instance_path=str(Path(config.instance_dir).resolve()),
     )
-    secret = config.secret_key
-    if not secret:
-        if not config.dev and not app.testing:
-            # A random key still works for one process; sessions just do not survive restarts.
-            app.logger.warning("KB_SECRET_KEY is not set; using a random key for this process")
-        secret = secrets.token_hex(32)
     app.config.update(
-        SECRET_KEY=secret,
+        SECRET_KEY=_secret_key(app, config),
         KB=config,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -50,33 +52,12 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
         SESSION_COOKIE_SECURE=not config.dev and config.site_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # a form left open all day still works; the token is per session
     )
-
-    from .content import ContentStore
-
-    app.extensions["kb_content"] = ContentStore(config.articles_dir, reload_seconds=config.reload_seconds)
-
-    from .indexing import handle
-
-    # One Searcher per process, swapped whole when `kb index` switches the index.
-    app.extensions["kb_search"] = handle(config)
+    kb.check_schema()  # refuse to run on an outdated schema: `kb db upgrade`
+    app.extensions["kb"] = kb
 
     from . import i18n
-
-    i18n.init_app(app)
-
-    from .feedback import Database, FeedbackService
-    from .feedback.db import check_schema
-
-    url = config.resolved_database_url()
-    db = Database(url)
-    if check_db:
-        check_schema(db.engine)  # refuse to run on an outdated schema: `kb db upgrade`
-    app.extensions["kb_db"] = db
-    app.extensions["kb_feedback"] = FeedbackService(
-        db, lambda: app.extensions["kb_content"].library.departments, site_url=config.site_url
-    )
-
     from .web import init_app as init_web
 
+    i18n.init_app(app)
     init_web(app)
     return app

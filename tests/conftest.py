@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kb import create_app
+from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -32,7 +32,7 @@ def bundled_config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def app(bundled_config: Config):
-    app = create_app(bundled_config)
+    app = create_app(KB(bundled_config))
     app.testing = True
     return app
 
@@ -97,7 +97,7 @@ def bundled_index(tmp_path_factory) -> Path:
 def search_app(bundled_index, tmp_path):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
                  database_url=sqlite_url(tmp_path))
-    app = create_app(cfg)
+    app = create_app(KB(cfg))
     app.testing = True
     return app
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from kb import create_app
+from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 
 from .conftest import require_browser, sqlite_url
@@ -20,7 +20,7 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 def live_server(bundled_index, tmp_path_factory):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t",
                  database_url=sqlite_url(tmp_path_factory.mktemp("db")))
-    app = create_app(cfg)
+    app = create_app(KB(cfg))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -131,7 +131,7 @@ def loop_server(bundled_index, tmp_path):
     smtp.start()
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
                  database_url=sqlite_url(tmp_path), smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example")
-    app = create_app(cfg)
+    app = create_app(KB(cfg))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -177,7 +177,7 @@ def test_the_whole_feedback_loop(loop_server, browser):
 
     # 3. The outbox tells the employee, through a real SMTP server.
     cfg = app.config["KB"]
-    report = deliver_due(app.extensions["kb_db"], MailSettings(host=cfg.smtp_host, port=cfg.smtp_port, sender=cfg.smtp_from))
+    report = deliver_due(app.extensions["kb"].db, MailSettings(host=cfg.smtp_host, port=cfg.smtp_port, sender=cfg.smtp_from))
     assert report.sent >= 1 and report.failed == 0
     to_employee = [m for m in inbox.messages if m.rcpt_tos == ["alex.employee@meridian.example"]]
     assert len(to_employee) == 1

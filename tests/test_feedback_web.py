@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from kb import create_app
+from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 from kb.feedback.db import SchemaOutdatedError
 from kb.feedback.models import Flag, SearchLog, Vote
@@ -26,7 +26,7 @@ def make_app(tmp_path, bundled_index):
         base = dict(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
                     database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1", admins="boss@meridian.example")
         base.update(kw)
-        app = create_app(Config(**base))
+        app = create_app(KB(Config(**base)))
         app.testing = True
         return app
 
@@ -43,7 +43,7 @@ def as_user(email):
 
 
 def payroll_owner(app):
-    lib = app.extensions["kb_content"].library
+    lib = app.extensions["kb"].library
     return lib.departments["payroll"].owners[0]
 
 
@@ -58,7 +58,7 @@ def test_vote_without_javascript_redirects_back_with_the_promise(make_app):
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/a/payroll/pay-schedule#feedback")
     page = c.get(resp.headers["Location"], headers=h).get_data(as_text=True)
     assert "Payroll owns this and answers within 2 business days" in page
-    with app.extensions["kb_db"].session() as s:
+    with app.extensions["kb"].db.session() as s:
         flag = s.scalar(select(Flag))
         assert (flag.department, flag.reason, flag.reporter, flag.notify_reporter) == ("payroll", "outdated", "e@meridian.example", True)
 
@@ -120,7 +120,7 @@ def test_anonymous_feedback_stores_no_identity(make_app):
     resp = c.post("/feedback/article", headers={"Accept": "application/json"}, data={
         "csrf_token": token(c), "article": "payroll/pay-schedule.md", "helpful": "no", "reason": "unclear", "notify": "1"})
     assert resp.status_code == 200
-    with app.extensions["kb_db"].session() as s:
+    with app.extensions["kb"].db.session() as s:
         assert s.scalar(select(Vote)).voter.startswith("anon:")
         flag = s.scalar(select(Flag))
         assert flag.reporter is None and not flag.notify_reporter
@@ -137,7 +137,7 @@ def test_gap_flag_from_search_page_and_searches_are_recorded(make_app):
                                                     "department": "benefits", "comment": "Nothing about implants"})
     assert resp.status_code == 302
     c.get("/search?q=zzzqqqxxyyzz", headers=h)
-    with app.extensions["kb_db"].session() as s:
+    with app.extensions["kb"].db.session() as s:
         flag = s.scalar(select(Flag).where(Flag.kind == "gap"))
         assert (flag.query, flag.department) == ("dental implants coverage", "benefits")
         logged = {row.query: row.results for row in s.scalars(select(SearchLog))}
@@ -241,7 +241,7 @@ def test_dev_switcher_does_not_exist_in_production(make_app):
 
 def test_server_refuses_an_outdated_schema(tmp_path):
     with pytest.raises(SchemaOutdatedError, match="kb db upgrade"):
-        create_app(Config(articles_dir=PROJECT_ROOT / "articles", database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+        create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", database_url=f"sqlite:///{tmp_path / 'empty.db'}")))
 
 
 def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bundled_index):
@@ -249,9 +249,9 @@ def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bund
         "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n    response_target: 3 days\n",
         "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
     })
-    app = create_app(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
-                            database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1",
-                            diff_url="https://git.example/kb/-/compare/{old}...{new}"))
+    app = create_app(KB(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
+                               database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1",
+                               diff_url="https://git.example/kb/-/compare/{old}...{new}")))
     app.testing = True
     c = app.test_client()
     c.post("/feedback/article", headers=as_user("e@x.example"), data={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb import create_app
+from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 
 from .conftest import sqlite_url
@@ -104,8 +104,8 @@ def test_suggestions(search_app):
 
 
 def test_search_without_an_index_says_so(tmp_path):
-    app = create_app(Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "none", secret_key="t",
-                            database_url=sqlite_url(tmp_path)))
+    app = create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "none", secret_key="t",
+                               database_url=sqlite_url(tmp_path))))
     client = app.test_client()
     resp = client.get("/search?q=vpn")
     assert resp.status_code == 503 and "kb index" in resp.get_data(as_text=True)

@@ -6,14 +6,19 @@ from datetime import date
 
 from flask import Flask, current_app, g
 
-from ..content import ContentStore, Library
+from ..content import Library
+from ..core import KB
+
+
+def core() -> KB:
+    """The app's KB: its services and settings."""
+    return current_app.extensions["kb"]
 
 
 def library() -> Library:
-    """The current Library, loaded once per request."""
+    """The current Library, the same one for the whole request."""
     if "kb_library" not in g:
-        store: ContentStore = current_app.extensions["kb_content"]
-        g.kb_library = store.library
+        g.kb_library = core().library
     return g.kb_library
 
 
@@ -30,7 +35,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def site_context() -> dict:
-        return {"site_name": app.config["KB"].site_name, "today": date.today()}
+        return {"site_name": core().config.site_name, "today": date.today()}
 
     @app.after_request
     def security_headers(response):  # noqa: ANN001, ANN202

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from ..feedback import FeedbackError, FeedbackService, NotFoundError, PermissionDeniedError
 from ..feedback.models import REASONS, STATUSES, Flag
-from . import library
+from . import core, library
 from .security import current_person
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -19,7 +19,7 @@ FILTERS = ("department", "status", "reason", "article", "age", "q", "sort")
 
 
 def _service() -> FeedbackService:
-    return current_app.extensions["kb_feedback"]
+    return core().feedback
 
 
 def _require_triager():  # noqa: ANN202

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from ..feedback import FeedbackError, FeedbackService, Receipt
 from ..feedback.identity import demo_people
-from . import library
+from . import core, library
 from .filters import safe_next
 from .security import DEV_SESSION_KEY, current_person, limiter, person_key
 
@@ -21,7 +21,7 @@ bp = Blueprint("feedback", __name__)
 
 
 def _service() -> FeedbackService:
-    return current_app.extensions["kb_feedback"]
+    return core().feedback
 
 
 def _limits() -> str:

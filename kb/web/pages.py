@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+from flask import Blueprint, abort, make_response, redirect, render_template, request
 
 from ..config import LANGUAGES
 from ..i18n import COOKIE, select_locale
-from . import library
+from . import core, library
 from .filters import safe_next
 
 bp = Blueprint("pages", __name__)
 
 
-def _review_days() -> int:
-    return current_app.config["KB"].default_review_days
-
-
 @bp.get("/")
 def home():  # noqa: ANN201
     lib = library()
+    # Counted as the department page lists them: an article and its translations once.
+    ui = select_locale()
     departments = sorted(
-        ((d, len(lib.in_department(d.id))) for d in lib.departments.values()),
+        ((d, len(lib.families_in(d.id, ui))) for d in lib.departments.values()),
         key=lambda x: x[0].name.lower(),
     )
     return render_template(
@@ -39,23 +37,10 @@ def department(dep_id: str):  # noqa: ANN201
     articles = lib.in_department(dep_id)
     if dep is None or (not articles and not dep.declared):
         abort(404)
-    ui = select_locale()
-    # Show one entry per article family, in the reader's language where there is one.
-    shown, seen = [], set()
-    for a in articles:
-        family = a.translation_of or a.path
-        if family in seen:
-            continue
-        versions = [a] + lib.translations(a)
-        pick = next((v for v in versions if v.lang == ui), None) or next(
-            (v for v in versions if not v.translation_of), a
-        )
-        seen.add(family)
-        shown.append((pick, versions))
-    shown.sort(key=lambda x: x[0].title.lower())
+    review_days = core().config.default_review_days
     today = date.today()
-    overdue = {a.path for a in articles if a.review_overdue(today, _review_days())}
-    return render_template("department.html", dep=dep, entries=shown, overdue=overdue)
+    overdue = {a.path for a in articles if a.review_overdue(today, review_days)}
+    return render_template("department.html", dep=dep, entries=lib.families_in(dep_id, select_locale()), overdue=overdue)
 
 
 @bp.get("/a/<path:slug>")
@@ -69,7 +54,7 @@ def article(slug: str):  # noqa: ANN201
     ui = select_locale()
     offer = next((t for t in translations if t.lang == ui), None) if art.lang != ui else None
     related = [lib.articles[p] for p in art.related if p in lib.articles]
-    cfg = current_app.config["KB"]
+    cfg = core().config
     edit_url = f"{cfg.repo_url.rstrip('/')}/{art.path}" if cfg.repo_url else None
     today = date.today()
     return render_template(

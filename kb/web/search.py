@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
 from search.documents import Hit
 from search.query import MAX_QUERY_CHARS
 from search.searcher import IndexMissingError
 
 from ..i18n import select_locale
-from . import library
+from . import core, library
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 10
 
 
 def _searcher():  # noqa: ANN202
-    return current_app.extensions["kb_search"].get()
+    return core().index.get()
 
 
 def _hit_dict(hit: Hit, others: list[Hit] | None = None) -> dict:
@@ -109,7 +109,7 @@ def search_page():  # noqa: ANN201
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if page == 1 and state != "no-words":
         # Recorded without who asked: for zero-result and success rates.
-        current_app.extensions["kb_feedback"].record_search(
+        core().feedback.record_search(
             q, result.language, department, total, hits[0]["article"] if hits else None
         )
     gap_department = department or (hits[0]["department"] if hits else None)

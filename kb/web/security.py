@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -21,9 +21,9 @@ def current_person() -> Person:
 
 
 def _identify() -> Person:
-    from . import library
+    from . import core, library
 
-    cfg = current_app.config["KB"]
+    cfg = core().config
     email = None
     header = request.headers.get(cfg.identity_header)
     # The header is only believed from the SSO proxy: anyone can send it.
@@ -48,7 +48,8 @@ def person_key() -> str:
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["KB"].ratelimit_storage)
+    config = app.extensions["kb"].config
+    app.config.setdefault("RATELIMIT_STORAGE_URI", config.ratelimit_storage)
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
 
@@ -57,5 +58,5 @@ def init_app(app: Flask) -> None:
         from . import library
 
         person = current_person()
-        demo = demo_people(library().departments) if app.config["KB"].dev else {}
+        demo = demo_people(library().departments) if config.dev else {}
         return {"person": person, "demo_people": demo}

@@ -1,0 +1,84 @@
+"""The composition root: ``KB.from_config(config)`` wires every service once.
+
+The web app (``create_app(kb)``), every CLI command and the background
+workers take a ``KB``; nothing else constructs services. Parts are built on
+first use and then kept, so ``kb check`` never opens a database and a test
+app that never searches never loads a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from search.build import BuildReport
+from search.searcher import IndexHandle
+
+from . import indexing
+from .config import Config
+from .content import ContentStore, Library, Problem, check_library
+from .content.urls import SiteUrls
+from .feedback import Database, FeedbackService
+from .feedback.db import check_schema
+from .feedback.docs_as_code import close_from_git
+
+
+class KB:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: Config | None = None) -> KB:
+        """``config`` defaults to the ``KB_*`` environment."""
+        return cls(config or Config.from_env())
+
+    # --- content ------------------------------------------------------------
+    @cached_property
+    def content(self) -> ContentStore:
+        return ContentStore(self.config.articles_dir, reload_seconds=self.config.reload_seconds)
+
+    @property
+    def library(self) -> Library:
+        """The current articles (reloaded when files change)."""
+        return self.content.library
+
+    @cached_property
+    def urls(self) -> SiteUrls:
+        return SiteUrls(self.config.site_url, self.config.diff_url)
+
+    def check(self, today: date | None = None) -> list[Problem]:
+        """Everything ``kb check`` reports."""
+        return check_library(self.library, today or date.today(), self.config.default_review_days)
+
+    # --- search ---------------------------------------------------------------
+    @cached_property
+    def index(self) -> IndexHandle:
+        """The live search index, swapped whole when a new build appears."""
+        return indexing.handle(self.config)
+
+    def build_index(self, *, full: bool = False, progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+        """Bring the index up to date with the articles (atomically)."""
+        return indexing.build(self.config, library=self.library, full=full, progress=progress)
+
+    def watch_articles(self, log: Callable[[str], None]) -> None:
+        """Reindex in a background thread whenever the articles change (local runs)."""
+        indexing.start_watcher(self.config, self.content, log=log, every=max(self.config.reload_seconds, 0.5))
+
+    # --- feedback -------------------------------------------------------------
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.config.resolved_database_url())
+
+    @cached_property
+    def feedback(self) -> FeedbackService:
+        return FeedbackService(self.db, lambda: self.library.departments, site_url=self.config.site_url)
+
+    def check_schema(self) -> None:
+        """Raise SchemaOutdatedError unless the database is migrated (``kb db upgrade``)."""
+        check_schema(self.db.engine)
+
+    def close_flags_from_git(self) -> list[int]:
+        """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags."""
+        return close_from_git(self.feedback, Path(self.config.articles_dir))
