@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,6 @@ class Config:
     @property
     def embedder_specs(self) -> list[str]:
         return [s.strip() for s in self.embedders.split(",") if s.strip()]
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -121,8 +120,6 @@ class Config:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get("KB_" + f.name.upper())
             if raw is None or raw == "":
                 continue

@@ -34,6 +34,11 @@ class KB:
         """``config`` defaults to the ``KB_*`` environment."""
         return cls(config or Config.from_env())
 
+    @classmethod
+    def from_overrides(cls, **changes: object) -> KB:
+        """The ``KB_*`` environment with some settings replaced (the CLI's options)."""
+        return cls(Config.from_env().with_(**changes))
+
     # --- content ------------------------------------------------------------
     @cached_property
     def content(self) -> ContentStore:

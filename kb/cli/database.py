@@ -1,0 +1,43 @@
+"""``kb db upgrade`` and ``kb outbox deliver``: the feedback database and its notifications."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ..feedback.db import current_revision, head_revision, upgrade
+from .common import make_kb
+
+
+@click.group()
+def db() -> None:
+    """The feedback database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the current version."""
+    kb = make_kb()
+    upgrade(kb.db.url)
+    where = kb.db.engine.url.render_as_string(hide_password=True)
+    click.echo(f"Database at {where} is at schema {current_revision(kb.db.engine)} (head {head_revision()})")
+
+
+@click.group()
+def outbox() -> None:
+    """Notifications waiting to be sent."""
+
+
+@outbox.command("deliver")
+@click.option("--watch", is_flag=True, help="Keep delivering every few seconds.")
+def outbox_deliver(watch: bool) -> None:
+    """Send due emails and webhooks (retrying failures with backoff)."""
+    kb = make_kb()
+    while True:
+        report = kb.deliver_outbox()
+        if report.sent or report.failed or report.dead or not watch:
+            click.echo(f"sent {report.sent}, will retry {report.failed}, gave up {report.dead}")
+        if not watch:
+            return
+        time.sleep(5)

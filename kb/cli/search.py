@@ -1,0 +1,151 @@
+"""``kb index``, ``kb search`` and ``kb eval``: the search index from the terminal.
+
+They rank through the same search service as the site, so a result here is
+the result an employee sees (one per article and its translations).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from html import unescape
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from search.build import IndexBusyError
+from search.evaluate import evaluate, format_report, read_qrels, read_queries
+
+from ..core import KB
+from ..records import hit_record
+from .common import Progress, articles_option, index_option, make_kb
+
+_MARK = re.compile(r"</?mark>")
+
+
+def _build(kb: KB, *, full: bool = False, quiet: bool = True):  # noqa: ANN202 (search.build.BuildReport)
+    with Progress() as progress:
+        try:
+            report = kb.build_index(full=full, progress=progress)
+        except IndexBusyError as exc:
+            raise click.ClickException(str(exc)) from None
+    if not quiet and report.mode != "unchanged":
+        click.echo(f"kb: index {report.mode} ({report.chunks} chunks, {report.seconds:.1f}s)", err=True)
+    return report
+
+
+@click.command()
+@articles_option
+@index_option
+@click.option("--full", is_flag=True, help="Rebuild everything instead of only what changed.")
+def index(articles: Path | None, index: Path | None, full: bool) -> None:
+    """Build or update the search index (atomically: the old one serves until done)."""
+    kb = make_kb(articles, index)
+    errors = [p for p in kb.library.problems if p.severity == "error"]
+    if errors:
+        click.echo(f"kb: {len(errors)} article problem(s); run `kb check` for details (the rest is indexed)", err=True)
+    report = _build(kb, full=full)
+    closed = kb.close_flags_from_git()
+    if closed:
+        click.echo(f"Resolved feedback from commits: {', '.join(f'#{i}' for i in closed)}")
+    where = kb.config.resolved_index_dir
+    if report.mode == "unchanged":
+        click.echo(f"Index is up to date ({report.articles} articles) at {where}")
+        return
+    embedded = ", ".join(f"{n}: {c}" for n, c in report.embedded.items())
+    click.echo(
+        f"Index {report.mode}: {report.articles} articles, {report.chunks} chunks "
+        f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles; embedded {embedded}) "
+        f"in {report.seconds:.1f}s at {where}"
+    )
+
+
+def _batch(kb: KB, lines: TextIO, out: TextIO, department: str | None, limit: int) -> None:
+    """BEIR queries (JSON lines with _id and text) in, one JSON line of results per query out."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+            qid, text = q["_id"], str(q.get("text", ""))
+        except (ValueError, KeyError, TypeError):
+            raise click.ClickException(f"not a BEIR query line (needs _id and text): {line[:80]!r}") from None
+        page = kb.search.search(text, department=department, page_size=limit)
+        results = [hit_record(h, kb.library) for h in page.hits]
+        out.write(json.dumps({"_id": qid, "results": results}, ensure_ascii=False) + "\n")
+        out.flush()
+
+
+def _print_page(kb: KB, page) -> None:  # noqa: ANN001 (search.service.SearchPage)
+    if page.did_you_mean:
+        click.echo(f"{'Showing results for' if page.corrected else 'Did you mean'}: {page.did_you_mean}")
+    if not page.hits:
+        click.echo("No results.")
+    for i, h in enumerate(page.hits, 1):
+        click.echo(f"{i:>2}. {h.title}  [{h.department}]  {h.score:.4f}")
+        where = h.article + (f"#{h.anchor}" if h.anchor else "")
+        click.echo(f"    {where}" + (f"  ({h.heading})" if h.heading else ""))
+        if h.also_in:
+            click.echo("    also in: " + ", ".join(f"{o.lang} {o.article}" for o in h.also_in))
+        click.echo(f"    {unescape(_MARK.sub('', h.snippet))[:160]}")
+    click.echo(f"({page.total} articles, {page.took_ms:.0f} ms)")
+
+
+@click.command()
+@articles_option
+@index_option
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--department", default=None, help="Only this department's articles.")
+@click.option("--lang", "reader_lang", default=None, help="The reader's language: its version of a translated article first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--batch", is_flag=True, help="Read BEIR queries JSONL on stdin; write one JSON line per query.")
+@click.argument("query", required=False)
+def search(articles: Path | None, index: Path | None, limit: int, department: str | None, reader_lang: str | None,
+           as_json: bool, batch: bool, query: str | None) -> None:
+    """Search the articles (building the index the first time)."""
+    if not batch and not query:
+        raise click.UsageError("give a QUERY, or --batch with queries on stdin")
+    kb = make_kb(articles, index)
+    _build(kb, quiet=as_json or batch)
+    if batch:
+        _batch(kb, sys.stdin, sys.stdout, department, limit)
+        return
+    page = kb.search.search(query, department=department, reader_lang=reader_lang, page_size=limit)
+    if not as_json:
+        _print_page(kb, page)
+        return
+    payload = {
+        "query": page.query, "did_you_mean": page.did_you_mean, "corrected": page.corrected, "total": page.total,
+        "took_ms": round(page.took_ms, 1), "results": [hit_record(h, kb.library) for h in page.hits],
+    }
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+@click.command("eval")
+@articles_option
+@index_option
+@click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--qrels", "qrels_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_cmd(articles: Path | None, index: Path | None, queries_path: Path, qrels_path: Path, as_json: bool) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 of the search over a BEIR query set.
+
+    Ranked as the site shows results: one per article family, so a question
+    answered by a policy counts as found when the page shows that policy in
+    another language version.
+    """
+    kb = make_kb(articles, index)
+    _build(kb, quiet=False)
+    lib = kb.library
+    queries, qrels = read_queries(queries_path), read_qrels(qrels_path)
+    family = {path: lib.family_of(a) for path, a in lib.articles.items()}
+    by_family = {qid: {family.get(d, d): g for d, g in docs.items()} for qid, docs in qrels.items()}
+    run = {}
+    for q in queries:
+        if str(q["_id"]) in qrels:
+            page = kb.search.search(str(q["text"]), page_size=10)
+            run[str(q["_id"])] = [family.get(h.article, h.article) for h in page.hits]
+    report = evaluate(queries, by_family, run)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
