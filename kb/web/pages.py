@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, abort, make_response, redirect, render_template, request
 
 from ..config import LANGUAGES
+from ..content.urls import ARTICLE_PREFIX
 from ..i18n import COOKIE, select_locale
 from . import core, library
 from .filters import safe_next
@@ -43,7 +44,7 @@ def department(dep_id: str):  # noqa: ANN201
     return render_template("department.html", dep=dep, entries=lib.families_in(dep_id, select_locale()), overdue=overdue)
 
 
-@bp.get("/a/<path:slug>")
+@bp.get(ARTICLE_PREFIX + "<path:slug>")  # the URL helper (kb.content.urls) makes these paths
 def article(slug: str):  # noqa: ANN201
     lib = library()
     art = lib.by_slug(slug.strip("/"))
