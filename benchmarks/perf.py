@@ -8,7 +8,8 @@
 What is measured (every timing is repeated ``--runs`` times, default 2, and the
 better run is reported, since the machine may be shared):
 
-- latency: ``Searcher.search`` in-process (``kb.indexing.handle(config).get()``),
+- latency: ``Searcher.search`` in-process (``kb.indexing.handle(config, models).get()``,
+  threads set as ``kb serve`` sets them),
   p50/p95 over ~200 dev-set queries in mixed languages, after a warm-up, on the
   18F handbook, the Japanese GitLab handbook and a synthetic 18F x10 corpus
   (each copy's title and paragraphs prefixed with a copy number and the
@@ -52,12 +53,16 @@ from kb import indexing  # noqa: E402
 from kb.config import Config  # noqa: E402
 from kb.content.frontmatter import split_front_matter  # noqa: E402
 from kb.content.loader import iter_article_files  # noqa: E402
+from search import runtime  # noqa: E402
+from search.embedders import EmbedderPool  # noqa: E402
 
 CORPORA = Path("/work/shared/corpora")
 F18 = CORPORA / "18f-handbook"
 GITLAB_JA = CORPORA / "gitlab-handbook-ja"
 DEV_SETS = ROOT / "benchmarks" / "dev"
 KB = [sys.executable, "-m", "kb"]
+#: This process's models, loaded once (as in one ``kb serve``).
+MODELS = EmbedderPool()
 
 COPIES = 10
 N_QUERIES = 200
@@ -187,7 +192,7 @@ def seed_vector_cache(index: Path) -> None:
 def ensure_index(articles: Path, index: Path | None = None) -> Config:
     """Build or update the index in-process; return the config that finds it."""
     config = Config.from_env().with_(articles_dir=articles, index_dir=index)
-    report = indexing.build(config)
+    report = indexing.build(config, MODELS)
     print(f"  index {report.mode} for {articles}: {report.seconds:.1f}s", flush=True)
     return config
 
@@ -204,8 +209,8 @@ class Latency:
 def measure_latency(
     articles: Path, queries: list[str], runs: int, index: Path | None = None
 ) -> tuple[int, list[Latency]]:
-    searcher = indexing.handle(ensure_index(articles, index)).get()
-    chunks = int(searcher.manifest["chunks"])
+    searcher = indexing.handle(ensure_index(articles, index), MODELS).get()
+    chunks = searcher.manifest.chunks
     for q in queries[:WARMUP]:
         searcher.search(q)
     results = []
@@ -277,15 +282,15 @@ def measure_incremental_in_process(work: Path, runs: int) -> tuple[float, list[f
 
     articles, index, edit = _incremental_copy(work)
     config = Config.from_env().with_(articles_dir=articles, index_dir=index)
-    for spec in config.embedder_specs:
-        indexing.get_embedder(spec).load()
-    indexing.build(config)
+    for emb in MODELS.all(config.embedder_specs):
+        emb.load()
+    indexing.build(config, MODELS)
     outputs = []
 
     def once() -> float:
         edit()
         started = time.perf_counter()
-        report = indexing.build(config, library=load_library(articles))
+        report = indexing.build(config, MODELS, library=load_library(articles))
         seconds = time.perf_counter() - started
         outputs.append(f"{report.mode}: +{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles")
         return seconds
@@ -366,6 +371,7 @@ def main() -> None:
     ap.add_argument("--latency-on", default="18f,gitlab-ja,18f-x10", help="corpora for the latency part")
     ap.add_argument("--prepare", action="store_true", help="only generate and index the synthetic 10x corpus")
     args = ap.parse_args()
+    runtime.configure(threads=1)  # as kb serve (the watcher's in-process reindex included)
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     work: Path = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
@@ -374,8 +380,8 @@ def main() -> None:
     if args.prepare:
         make_synthetic(F18, synth)
         seed_vector_cache(synth_index)
-        searcher = indexing.handle(ensure_index(synth, synth_index)).get()
-        print(f"{synth}: {searcher.manifest['chunks']} chunks")
+        searcher = indexing.handle(ensure_index(synth, synth_index), MODELS).get()
+        print(f"{synth}: {searcher.manifest.chunks} chunks")
         return
 
     queries = dev_queries()

@@ -20,8 +20,10 @@ def _asset_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
 
-def create_app(config: Config | None = None, *, check_db: bool = True, **overrides: Any) -> Flask:
+def create_app(config: Config | None = None, *, check_db: bool = True, models: Any = None, **overrides: Any) -> Flask:
     """The Flask app factory: ``create_app()`` reads ``KB_*`` from the environment.
+
+    ``models``: the process's ``search.embedders.EmbedderPool`` (default: a new one).
 
     Raises SchemaOutdatedError when the database needs ``kb db upgrade``.
     """
@@ -55,10 +57,14 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
 
     app.extensions["kb_content"] = ContentStore(config.articles_dir, reload_seconds=config.reload_seconds)
 
+    from search.embedders import EmbedderPool
+
     from .indexing import handle
 
-    # One Searcher per process, swapped whole when `kb index` switches the index.
-    app.extensions["kb_search"] = handle(config)
+    # One Searcher per process, swapped whole when `kb index` switches the index;
+    # one pool of models, shared by the builds (kb serve, the watcher) and the searches.
+    app.extensions["kb_models"] = models or EmbedderPool()
+    app.extensions["kb_search"] = handle(config, app.extensions["kb_models"])
 
     from . import i18n
 

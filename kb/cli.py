@@ -60,19 +60,22 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
         raise click.ClickException(str(exc)) from None
     lib = app.extensions["kb_content"].library
     click.echo(f"kb: {len(lib.articles)} articles from {config.articles_dir}")
+    from search import runtime
+
     from . import indexing
 
+    runtime.configure(threads=1)  # queries: one short vector each
     # Requests never build: the index is brought up to date here, before serving,
     # and afterwards by `kb index` or the watcher below.
     progress = _Progress()
     try:
-        report = indexing.build(config, library=lib, progress=progress)
+        report = indexing.build(config, app.extensions["kb_models"], library=lib, progress=progress)
     finally:
         progress.close()
     click.echo(f"kb: search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
     app.extensions["kb_search"].get().search("warm up")  # load the models now, not on the first query
     if watch if watch is not None else config.dev:
-        indexing.start_watcher(config, app.extensions["kb_content"], log=lambda m: click.echo(f"kb: {m}"))
+        indexing.start_watcher(config, app.extensions["kb_content"], app.extensions["kb_models"], log=lambda m: click.echo(f"kb: {m}"))
         click.echo("kb: watching the articles dir; edits are reindexed within seconds")
     from .feedback.outbox import start_worker
 
@@ -162,16 +165,19 @@ class _Progress:
 
 def _ensure_index(config: Config, quiet: bool = False):  # noqa: ANN202
     """Build (or bring up to date) the index, then return a Searcher for it."""
+    from search.embedders import EmbedderPool
+
     from . import indexing
 
+    models = EmbedderPool()
     progress = _Progress()
     try:
-        report = indexing.build(config, progress=progress)
+        report = indexing.build(config, models, progress=progress)
     finally:
         progress.close()
     if not quiet and report.mode != "unchanged":
         click.echo(f"kb: index {report.mode} ({report.chunks} chunks, {report.seconds:.1f}s)", err=True)
-    return indexing.handle(config).get()
+    return indexing.handle(config, models).get()
 
 
 @main.command()
@@ -180,7 +186,9 @@ def _ensure_index(config: Config, quiet: bool = False):  # noqa: ANN202
 @click.option("--full", is_flag=True, help="Rebuild everything instead of only what changed.")
 def index(articles: Path | None, index: Path | None, full: bool) -> None:
     """Build or update the search index (atomically: the old one serves until done)."""
+    from search import runtime
     from search.build import IndexBusyError
+    from search.embedders import EmbedderPool
 
     from . import indexing
     from .content import load_library
@@ -190,9 +198,10 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
     errors = [p for p in lib.problems if p.severity == "error"]
     if errors:
         click.echo(f"kb: {len(errors)} article problem(s); run `kb check` for details (the rest is indexed)", err=True)
+    runtime.configure(threads=2)  # batch embedding and HNSW building
     progress = _Progress()
     try:
-        report = indexing.build(config, library=lib, full=full, progress=progress)
+        report = indexing.build(config, EmbedderPool(), library=lib, full=full, progress=progress)
     except IndexBusyError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
