@@ -55,6 +55,7 @@ from kb.content.frontmatter import split_front_matter  # noqa: E402
 from kb.content.loader import iter_article_files  # noqa: E402
 from search import runtime  # noqa: E402
 from search.embedders import EmbedderPool  # noqa: E402
+from search.layout import IndexLayout  # noqa: E402
 
 CORPORA = Path("/work/shared/corpora")
 F18 = CORPORA / "18f-handbook"
@@ -183,10 +184,11 @@ def run_kb(args: list[str], env: dict[str, str] | None = None) -> tuple[float, s
 
 def seed_vector_cache(index: Path) -> None:
     """Start ``index`` with the default 18F index's vector cache (unchanged texts are not re-embedded)."""
-    seed = Config().with_(articles_dir=F18).resolved_index_dir / "cache" / "vectors.sqlite"
-    if seed.exists() and not (index / "cache" / "vectors.sqlite").exists():
-        (index / "cache").mkdir(parents=True, exist_ok=True)
-        shutil.copy(seed, index / "cache" / "vectors.sqlite")
+    seed = IndexLayout(Config().with_(articles_dir=F18).resolved_index_dir).vector_cache
+    target = IndexLayout(index).vector_cache
+    if seed.exists() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(seed, target)
 
 
 def ensure_index(articles: Path, index: Path | None = None) -> Config:
