@@ -71,7 +71,6 @@ class Searcher:
     ) -> None:
         """``encoders``: the threads that encode queries (by default the Searcher's own)."""
         self.build = build
-        self.build_dir = build.dir
         self.manifest = Manifest.read(build.manifest)
         table = json.loads(build.chunks.read_text(encoding="utf-8"))
         self.chunks: list[Chunk | None] = [Chunk(**c) if c else None for c in table]
