@@ -16,9 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kb import indexing  # noqa: E402
+from kb import KB  # noqa: E402
 from kb.config import Config  # noqa: E402
 from search.bridge import lang_group  # noqa: E402
+from search.embedders import EmbedderPool  # noqa: E402
 from search.evaluate import evaluate, read_qrels, read_queries  # noqa: E402
 from search.fusion import Ranking, Weights, fuse, weights_for  # noqa: E402
 from search.query import QueryInfo, analyze_query  # noqa: E402
@@ -45,8 +46,10 @@ def main() -> None:
     ap.add_argument("--qrels", required=True, type=Path)
     args = ap.parse_args()
     config = Config.from_env().with_(articles_dir=args.articles)
-    indexing.build(config)
-    searcher = indexing.handle(config).get()
+    models = EmbedderPool()
+    kb = KB(config, models=models)
+    kb.build_index()
+    searcher = kb.index.get()
     queries = read_queries(args.queries)
     qrels = read_qrels(args.qrels)
     queries = [q for q in queries if str(q["_id"]) in qrels]
@@ -66,20 +69,20 @@ def main() -> None:
         langs = " ".join(f"{g[5:]}={r[g]['hit@5']:.3f}" for g in sorted(r) if g.startswith("lang="))
         print(f"{label:<34} hit@5={r['all']['hit@5']:.3f} mrr={r['all']['mrr@10']:.3f}  {langs}")
 
-    embed_langs = {n: e.languages for n, e in searcher.embedders.items()}
+    profiles = {n: e.profile for n, e in searcher.embedders.items()}
     for n in dict.fromkeys(names):
         if n.endswith("~"):
             continue
         report(f"only {n}", lambda info, n=n: Weights(keyword=1.0 if n == "keyword" else 0,
                                                        dense={n: 1.0}, cross={n: 1.0}))
-    report("weighted, no bridge", lambda info: _no_bridge(weights_for(info, embed_langs)), k=5)
+    report("weighted, no bridge", lambda info: _no_bridge(weights_for(info, profiles)), k=5)
     plain = [n for n in names if not n.endswith("~")]
     report("plain RRF k=60, all", lambda info: Weights(1.0, {n: 1.0 for n in plain}, {n: 1.0 for n in plain}), k=60)
     for k in (5, 10, 20, 60):
-        report(f"weighted (default) k={k}", lambda info: weights_for(info, embed_langs), k=k)
+        report(f"weighted (default) k={k}", lambda info: weights_for(info, profiles), k=k)
     for kw, ml in ((0.2, 0.8), (0.4, 0.6), (0.4, 1.0), (0.6, 0.8), (0.6, 1.2), (0.8, 1.0)):
         def bridged(info: QueryInfo, kw: float = kw, ml: float = ml) -> Weights:
-            w = weights_for(info, embed_langs)
+            w = weights_for(info, profiles)
             w.dense["keyword~"], w.dense["minilm~"] = kw, ml
             return w
 

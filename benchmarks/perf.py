@@ -8,7 +8,8 @@
 What is measured (every timing is repeated ``--runs`` times, default 2, and the
 better run is reported, since the machine may be shared):
 
-- latency: ``Searcher.search`` in-process (``kb.indexing.handle(config).get()``),
+- latency: ``Searcher.search`` in-process (``KB(config).index.get()``,
+  threads set as ``kb serve`` sets them),
   p50/p95 over ~200 dev-set queries in mixed languages, after a warm-up, on the
   18F handbook, the Japanese GitLab handbook and a synthetic 18F x10 corpus
   (each copy's title and paragraphs prefixed with a copy number and the
@@ -48,16 +49,21 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb import indexing  # noqa: E402
+from kb import KB  # noqa: E402
 from kb.config import Config  # noqa: E402
 from kb.content.frontmatter import split_front_matter  # noqa: E402
 from kb.content.loader import iter_article_files  # noqa: E402
+from search import runtime  # noqa: E402
+from search.embedders import EmbedderPool  # noqa: E402
+from search.layout import IndexLayout  # noqa: E402
 
 CORPORA = Path("/work/shared/corpora")
 F18 = CORPORA / "18f-handbook"
 GITLAB_JA = CORPORA / "gitlab-handbook-ja"
 DEV_SETS = ROOT / "benchmarks" / "dev"
-KB = [sys.executable, "-m", "kb"]
+KB_COMMAND = [sys.executable, "-m", "kb"]
+#: This process's models, loaded once (as in one ``kb serve``).
+MODELS = EmbedderPool()
 
 COPIES = 10
 N_QUERIES = 200
@@ -167,7 +173,7 @@ def run_kb(args: list[str], env: dict[str, str] | None = None) -> tuple[float, s
     """Run a kb command; return its wall time in seconds and its combined output."""
     started = time.perf_counter()
     proc = subprocess.run(
-        KB + args, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
+        KB_COMMAND + args, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
     )
     seconds = time.perf_counter() - started
     output = proc.stdout + proc.stderr
@@ -178,16 +184,17 @@ def run_kb(args: list[str], env: dict[str, str] | None = None) -> tuple[float, s
 
 def seed_vector_cache(index: Path) -> None:
     """Start ``index`` with the default 18F index's vector cache (unchanged texts are not re-embedded)."""
-    seed = Config().with_(articles_dir=F18).resolved_index_dir / "cache" / "vectors.sqlite"
-    if seed.exists() and not (index / "cache" / "vectors.sqlite").exists():
-        (index / "cache").mkdir(parents=True, exist_ok=True)
-        shutil.copy(seed, index / "cache" / "vectors.sqlite")
+    seed = IndexLayout(Config().with_(articles_dir=F18).resolved_index_dir).vector_cache
+    target = IndexLayout(index).vector_cache
+    if seed.exists() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(seed, target)
 
 
 def ensure_index(articles: Path, index: Path | None = None) -> Config:
     """Build or update the index in-process; return the config that finds it."""
     config = Config.from_env().with_(articles_dir=articles, index_dir=index)
-    report = indexing.build(config)
+    report = KB(config, models=MODELS).build_index()
     print(f"  index {report.mode} for {articles}: {report.seconds:.1f}s", flush=True)
     return config
 
@@ -204,8 +211,8 @@ class Latency:
 def measure_latency(
     articles: Path, queries: list[str], runs: int, index: Path | None = None
 ) -> tuple[int, list[Latency]]:
-    searcher = indexing.handle(ensure_index(articles, index)).get()
-    chunks = int(searcher.manifest["chunks"])
+    searcher = KB(ensure_index(articles, index), models=MODELS).index.get()
+    chunks = searcher.manifest.chunks
     for q in queries[:WARMUP]:
         searcher.search(q)
     results = []
@@ -273,19 +280,18 @@ def measure_incremental_in_process(work: Path, runs: int) -> tuple[float, list[f
     The models are loaded already (the server loaded them at start), as is the
     previous library (so unchanged articles are not rendered again).
     """
-    from kb.content.loader import load_library
-
     articles, index, edit = _incremental_copy(work)
-    config = Config.from_env().with_(articles_dir=articles, index_dir=index)
-    for spec in config.embedder_specs:
-        indexing.get_embedder(spec).load()
-    indexing.build(config)
+    # reload_seconds=0: the content store sees the edit at once, as the watcher would.
+    kb = KB(Config.from_env().with_(articles_dir=articles, index_dir=index, reload_seconds=0), models=MODELS)
+    for emb in MODELS.all(kb.config.embedder_specs):
+        emb.load()
+    kb.build_index()
     outputs = []
 
     def once() -> float:
         edit()
         started = time.perf_counter()
-        report = indexing.build(config, library=load_library(articles))
+        report = kb.build_index()
         seconds = time.perf_counter() - started
         outputs.append(f"{report.mode}: +{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles")
         return seconds
@@ -319,7 +325,7 @@ def measure_rss(work: Path, queries: list[str]) -> tuple[float, int]:
     port = free_port()
     log = open(work / "serve.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [*KB, "serve", "--articles", str(articles), "--port", str(port)],
+        [*KB_COMMAND, "serve", "--articles", str(articles), "--port", str(port)],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log,
@@ -366,6 +372,7 @@ def main() -> None:
     ap.add_argument("--latency-on", default="18f,gitlab-ja,18f-x10", help="corpora for the latency part")
     ap.add_argument("--prepare", action="store_true", help="only generate and index the synthetic 10x corpus")
     args = ap.parse_args()
+    runtime.configure(threads=1)  # as kb serve (the watcher's in-process reindex included)
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     work: Path = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
@@ -374,8 +381,8 @@ def main() -> None:
     if args.prepare:
         make_synthetic(F18, synth)
         seed_vector_cache(synth_index)
-        searcher = indexing.handle(ensure_index(synth, synth_index)).get()
-        print(f"{synth}: {searcher.manifest['chunks']} chunks")
+        searcher = KB(ensure_index(synth, synth_index), models=MODELS).index.get()
+        print(f"{synth}: {searcher.manifest.chunks} chunks")
         return
 
     queries = dev_queries()

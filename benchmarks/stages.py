@@ -5,7 +5,8 @@
 
 Prints p50/p95 in milliseconds per stage over the dev-set queries, plus the
 whole ``search()`` call, so a change to one stage can be judged on its own.
-The index must exist (``kb index --articles DIR``).
+The index must exist (``kb index --articles DIR``). Threads are set as
+``kb serve`` sets them (``runtime.configure(1)``); ``--threads`` to compare.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb import indexing  # noqa: E402
+from kb import KB  # noqa: E402
 from kb.config import Config  # noqa: E402
-from search import keyword  # noqa: E402
+from search import keyword, runtime  # noqa: E402
 from search.chunking import synonym_terms  # noqa: E402
+from search.embedders import EmbedderPool  # noqa: E402
 from search.query import analyze_query  # noqa: E402
 
 
@@ -46,9 +48,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("articles", type=Path)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1, help="faiss and torch threads (kb serve: 1)")
     args = ap.parse_args()
+    runtime.configure(args.threads)
     config = Config.from_env().with_(articles_dir=args.articles.resolve())
-    s = indexing.handle(config).get()
+    s = KB(config, models=EmbedderPool()).index.get()
     qs = queries(args.queries)
     for q in qs[:20]:
         s.search(q)
@@ -80,7 +84,7 @@ def main() -> None:
                 if tq:
                     timed("keyword.search (bridge)", lambda: s.keyword.search(tq, 100))  # noqa: B023
         timed("speller.correct", lambda: s.speller.correct(text))  # noqa: B023
-        timed("fused rankings", lambda: s._fused(text, info, None))  # noqa: B023
+        timed("fused rankings", lambda: s._fused(info, None))  # noqa: B023
         timed("search() total", lambda: s.search(raw))  # noqa: B023
     print(f"{args.articles.name}: {len(qs)} queries, {sum(1 for c in s.chunks if c)} chunks")
     print(f"{'stage':28} {'n':>4} {'p50':>8} {'p95':>8} {'mean':>8}")

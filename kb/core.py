@@ -14,7 +14,9 @@ from functools import cached_property
 from pathlib import Path
 
 from search.build import BuildReport
+from search.embedders import EmbedderPool
 from search.searcher import IndexHandle
+from search.service import SearchPage, SearchService
 
 from . import indexing
 from .config import Config
@@ -26,8 +28,10 @@ from .feedback.docs_as_code import close_from_git
 
 
 class KB:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, models: EmbedderPool | None = None) -> None:
+        """``models``: the process's embedding models (tests share one pool across apps)."""
         self.config = config
+        self.models = models or EmbedderPool()
 
     @classmethod
     def from_config(cls, config: Config | None = None) -> KB:
@@ -60,16 +64,29 @@ class KB:
     # --- search ---------------------------------------------------------------
     @cached_property
     def index(self) -> IndexHandle:
-        """The live search index, swapped whole when a new build appears."""
-        return indexing.handle(self.config)
+        """The live search index: one Searcher per process, swapped whole when a new build appears."""
+        return IndexHandle(self.config.resolved_index_dir, self.models)
+
+    @cached_property
+    def search(self) -> SearchService:
+        """What every front end searches with: one result per article family, paged, logged."""
+        return SearchService(self.index, on_search=self._record_search)
+
+    def _record_search(self, page: SearchPage) -> None:
+        top = page.hits[0].article if page.hits else None
+        self.feedback.record_search(page.query, page.language, page.department, page.total, top)
+
+    def warm_up(self) -> None:
+        """Load the models and the index now, not on the first employee's query."""
+        self.search.search("warm up")
 
     def build_index(self, *, full: bool = False, progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
         """Bring the index up to date with the articles (atomically)."""
-        return indexing.build(self.config, library=self.library, full=full, progress=progress)
+        return indexing.build(self.config, self.models, library=self.library, full=full, progress=progress)
 
     def watch_articles(self, log: Callable[[str], None]) -> None:
         """Reindex in a background thread whenever the articles change (local runs)."""
-        indexing.start_watcher(self.config, self.content, log=log, every=max(self.config.reload_seconds, 0.5))
+        indexing.start_watcher(self.config, self.content, self.models, log=log, every=max(self.config.reload_seconds, 0.5))
 
     # --- feedback -------------------------------------------------------------
     @cached_property

@@ -1,6 +1,8 @@
 """Between the content layer and the search library: Documents in, a built index out.
 
-The web app and the CLI both come here, so neither holds indexing logic.
+The KB core comes here, so neither the web nor the CLI holds indexing logic.
+Every function takes the process's ``EmbedderPool`` (the core's), so the build
+and the live index share its models.
 """
 
 from __future__ import annotations
@@ -12,23 +14,14 @@ from pathlib import Path
 
 from search.build import BuildReport, build_index
 from search.documents import DocSection, Document
-from search.embedders import Embedder, load_embedder
-from search.searcher import IndexHandle
+from search.embedders import EmbedderPool
 
 from .config import Config
 from .content import ContentStore, Library, load_library
 
-_EMBEDDERS: dict[str, Embedder] = {}
 
-
-def get_embedder(spec: str) -> Embedder:
-    """One instance per model per process: loading a model costs seconds and memory."""
-    if spec not in _EMBEDDERS:
-        _EMBEDDERS[spec] = load_embedder(spec)
-    return _EMBEDDERS[spec]
-
-
-def to_document(article) -> Document:  # noqa: ANN001 (kb.content.Article)
+def to_document(article, family: str = "") -> Document:  # noqa: ANN001 (kb.content.Article)
+    """``family``: the id of the original ``article`` translates (``Library.family_of``)."""
     return Document(
         id=article.path,
         title=article.title,
@@ -39,23 +32,24 @@ def to_document(article) -> Document:  # noqa: ANN001 (kb.content.Article)
         aliases=tuple(article.aliases),
         sections=tuple(DocSection(s.anchor, s.path, s.text) for s in article.sections),
         content_hash=article.content_hash,
-        translation_of=article.translation_of,
+        family=family,
     )
 
 
 def documents(lib: Library) -> list[Document]:
-    return [to_document(a) for a in sorted(lib.articles.values(), key=lambda a: a.path)]
+    return [to_document(a, lib.family_of(a)) for a in sorted(lib.articles.values(), key=lambda a: a.path)]
 
 
 def build(
     config: Config,
+    models: EmbedderPool,
     *,
     library: Library | None = None,
     full: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> BuildReport:
     lib = library or load_library(Path(config.articles_dir))
-    embedders = [get_embedder(s) for s in config.embedder_specs]
+    embedders = models.all(config.embedder_specs)
     return build_index(
         documents(lib),
         config.resolved_index_dir,
@@ -66,7 +60,9 @@ def build(
     )
 
 
-def start_watcher(config: Config, store: ContentStore, log: Callable[[str], None] = print, every: float = 2.0) -> threading.Thread:
+def start_watcher(
+    config: Config, store: ContentStore, models: EmbedderPool, log: Callable[[str], None] = print, every: float = 2.0
+) -> threading.Thread:
     """Reindex in the background whenever the articles change (local runs).
 
     The running site's IndexHandle notices the switched index by itself.
@@ -79,7 +75,7 @@ def start_watcher(config: Config, store: ContentStore, log: Callable[[str], None
             try:
                 lib = store.library
                 if last is not None and lib is not last:
-                    report = build(config, library=lib)
+                    report = build(config, models, library=lib)
                     if report.mode != "unchanged":
                         log(f"reindexed {len(report.added) + len(report.changed) + len(report.removed)} article(s) in {report.seconds:.1f}s")
                 last = lib
@@ -89,7 +85,3 @@ def start_watcher(config: Config, store: ContentStore, log: Callable[[str], None
     thread = threading.Thread(target=loop, name="kb-index-watcher", daemon=True)
     thread.start()
     return thread
-
-
-def handle(config: Config) -> IndexHandle:
-    return IndexHandle(config.resolved_index_dir, get_embedder)

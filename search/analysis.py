@@ -43,15 +43,6 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def has_cjk(text: str) -> bool:
-    return CJK_CHAR.search(text) is not None
-
-
-def words(text: str) -> list[str]:
-    """Surface words (unstemmed, lower-cased) and CJK runs: for spelling and snippets."""
-    return [m.group(0) for m in _TOKEN.finditer(normalize(text))]
-
-
 def _same_length_normal_form(value: str) -> str:
     """NFKC and lower case, one character for one, so offsets still point into ``value``."""
     if value.isascii():
@@ -152,11 +143,6 @@ def term_spans(text: str) -> Iterator[tuple[str, int, int]]:
             yield term, start, end
 
 
-def analyzer(stem: bool = True) -> MultilingualTokenizer:
-    """The analyzer for Whoosh fields (a tokenizer is a valid analyzer on its own)."""
-    return MultilingualTokenizer(stem=stem)
-
-
 def terms(text: str) -> list[str]:
-    """The index terms of ``text``, in order (for query building and tests)."""
+    """The index terms of ``text``, in order: what a query looks up."""
     return [t.text for t in MultilingualTokenizer()(text)]

@@ -20,11 +20,11 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from .analysis import STOP_WORDS, normalize
+from .layout import BuildLayout
 
 MAX_TERMS = 20_000
 _LATIN = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")
@@ -72,18 +72,18 @@ class Bridge:
             rows = np.flatnonzero(self.langs == g)
             self._blocks[g] = (int(rows[0]), int(rows[-1]) + 1)
 
-    def save(self, directory: Path) -> None:
-        (directory / "bridge.json").write_text(
+    def save(self, build: BuildLayout) -> None:
+        build.bridge_terms.write_text(
             json.dumps({"terms": self.terms, "langs": self.langs.tolist()}, ensure_ascii=False), encoding="utf-8"
         )
-        np.save(directory / "bridge.npy", self.vectors)
+        np.save(build.bridge_vectors, self.vectors)
 
     @classmethod
-    def load(cls, directory: Path) -> Bridge | None:
-        if not (directory / "bridge.json").exists():
+    def load(cls, build: BuildLayout) -> Bridge | None:
+        if not build.bridge_terms.exists():
             return None
-        meta = json.loads((directory / "bridge.json").read_text(encoding="utf-8"))
-        return cls(meta["terms"], meta["langs"], np.load(directory / "bridge.npy"))
+        meta = json.loads(build.bridge_terms.read_text(encoding="utf-8"))
+        return cls(meta["terms"], meta["langs"], np.load(build.bridge_vectors))
 
     def languages(self) -> set[str]:
         return set(self._blocks)

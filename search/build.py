@@ -1,15 +1,10 @@
 """Build the index into a new directory and switch to it atomically.
 
-Layout of an index dir::
-
-    current -> builds/20261123-081500-ab12   (symlink, replaced atomically)
-    builds/<id>/manifest.json                (schema, models, per-article hashes)
-    builds/<id>/chunks.json                  (chunk table; a position is a chunk's id)
-    builds/<id>/keyword/                     (Whoosh)
-    builds/<id>/vectors/<model>.faiss, .pos.npy
-    builds/<id>/vocab.json, synonyms.json, suggest.json
-    cache/vectors.sqlite                     (embeddings by model and text hash)
-    .lock
+The steps of ``build_index``: plan (what changed since the live build),
+chunk (the new and changed articles), keyword (a new or updated Whoosh
+index), embed (every live chunk, through the vector cache), bridge (the
+cross-language terms), write (the other files, the manifest last), switch
+(the ``current`` link) and clean up. Where each file goes is ``layout``'s.
 
 A crash or Ctrl-C midway leaves ``current`` pointing at the previous build,
 which keeps serving. An incremental build copies the previous keyword index,
@@ -25,7 +20,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,14 +30,17 @@ from . import keyword
 from .bridge import Bridge, extract_terms
 from .chunking import chunk_document
 from .documents import Chunk, Document
-from .embedders import Embedder, VectorCache, embed_with_cache
+from .embedders import Embedder
+from .layout import SCHEMA_VERSION, BuildLayout, IndexLayout, Manifest, ModelInfo
 from .spelling import Speller, vocabulary
+from .vector_cache import VectorCache, embed_with_cache
 from .vectors import HNSW_THRESHOLD, VectorIndex
 
-SCHEMA_VERSION = 4
 KEEP_BUILDS = 2  # the live one and the one before (a server may still be reading it)
 COMPACT_RATIO = 0.3  # rebuild from scratch when this share of the chunk table is dead...
 COMPACT_MIN = 500  # ...and it is this many chunks (small tables cost nothing to carry)
+
+Progress = Callable[[str, int, int], None]
 
 
 class IndexBusyError(RuntimeError):
@@ -63,26 +60,26 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def current_build(index_dir: Path) -> Path | None:
-    link = Path(index_dir) / "current"
-    try:
-        target = os.readlink(link)
-    except OSError:
-        return None
-    path = (Path(index_dir) / target).resolve()
-    return path if (path / "manifest.json").exists() else None
+@dataclass
+class _Plan:
+    """What this build does: the chunk table carried over, and the articles to (re)chunk."""
 
+    mode: str
+    previous: BuildLayout | None
+    hashes: dict[str, str]
+    table: list[dict | None]
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
 
-def read_manifest(build_dir: Path) -> dict:
-    return json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-
-
-def _chunk_dict(c: Chunk) -> dict:
-    return asdict(c)
+    @property
+    def reuses(self) -> bool:
+        return self.mode == "incremental"
 
 
 def _config_hash(embedders: Sequence[Embedder], synonyms: list[list[str]]) -> str:
-    blob = json.dumps({"schema": SCHEMA_VERSION, "models": [e.name for e in embedders], "synonyms": synonyms}, ensure_ascii=False)
+    models = [{"name": e.name, "languages": sorted(e.languages) if e.languages else None} for e in embedders]
+    blob = json.dumps({"schema": SCHEMA_VERSION, "models": models, "synonyms": synonyms}, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -98,6 +95,11 @@ def _suggestions(docs: Sequence[Document]) -> list[dict]:
         for alias in d.aliases:
             out.append({"label": alias, "article": d.id, "title": d.title, "lang": d.lang})
     return out
+
+
+def bridge_model(embedders: Sequence[Embedder]) -> Embedder | None:
+    """The model whose space the bridge lives in: the first multilingual one."""
+    return next((e for e in embedders if e.languages is None), None)
 
 
 class _Lock:
@@ -121,22 +123,157 @@ class _Lock:
             os.close(self.fd)
 
 
-def _switch(index_dir: Path, build_dir: Path) -> None:
-    tmp = index_dir / f".current-{uuid.uuid4().hex[:8]}"
-    os.symlink(os.path.relpath(build_dir, index_dir), tmp)
-    os.replace(tmp, index_dir / "current")  # atomic on POSIX
+def _plan(docs: Sequence[Document], layout: IndexLayout, config_hash: str, full: bool) -> _Plan:
+    previous = layout.current()
+    old = Manifest.read(previous.manifest) if previous else None
+    hashes = {d.id: _doc_hash(d) for d in docs}
+    if len(hashes) != len(docs):
+        raise ValueError("document ids must be unique")
+    reusable = not full and old is not None and old.config_hash == config_hash and previous.keyword.dir.is_dir()
+    old_hashes: dict[str, str] = old.articles if reusable and old else {}
+    added = sorted(set(hashes) - set(old_hashes))
+    removed = sorted(set(old_hashes) - set(hashes))
+    changed = sorted(a for a in set(hashes) & set(old_hashes) if hashes[a] != old_hashes[a])
+    if reusable and not (added or removed or changed):
+        return _Plan("unchanged", previous, hashes, [], [], [], [])
+    table: list[dict | None] = []
+    if reusable:
+        assert previous is not None
+        dead = {*removed, *changed}
+        table = [c if c is not None and c["doc_id"] not in dead else None for c in _read_table(previous)]
+        dead_count = sum(1 for c in table if c is None)
+        if dead_count >= COMPACT_MIN and dead_count / len(table) > COMPACT_RATIO:
+            reusable = False
+    if not reusable:
+        return _Plan("full", previous, hashes, [], sorted(hashes), [], removed)
+    return _Plan("incremental", previous, hashes, table, added, changed, removed)
 
 
-def _cleanup(index_dir: Path, keep: Path) -> None:
-    builds = index_dir / "builds"
-    if not builds.is_dir():
-        return
-    dirs = sorted((p for p in builds.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-    finished = [p for p in dirs if (p / "manifest.json").exists()]
-    keep_set = {keep.resolve()} | {p.resolve() for p in finished[:KEEP_BUILDS]}
-    for p in dirs:
-        if p.resolve() not in keep_set:
-            shutil.rmtree(p, ignore_errors=True)
+def _read_table(build: BuildLayout) -> list[dict | None]:
+    return json.loads(build.chunks.read_text(encoding="utf-8"))
+
+
+def _chunk(plan: _Plan, docs: Sequence[Document], synonyms: list[list[str]]) -> list[tuple[int, Chunk]]:
+    """Chunk the added and changed articles onto the end of the table; returns (position, chunk)."""
+    by_id = {d.id: d for d in docs}
+    new_positions: list[tuple[int, Chunk]] = []
+    for doc_id in [*plan.added, *plan.changed]:
+        for chunk in chunk_document(by_id[doc_id], synonyms):
+            new_positions.append((len(plan.table), chunk))
+            plan.table.append(asdict(chunk))
+    return new_positions
+
+
+def _keyword(plan: _Plan, build: BuildLayout, new_positions: list[tuple[int, Chunk]]) -> None:
+    if plan.reuses:
+        assert plan.previous is not None
+        shutil.copytree(plan.previous.keyword.dir, build.keyword.dir)
+        keyword.update(build.keyword, [*plan.changed, *plan.removed], new_positions)
+    else:
+        keyword.build(build.keyword, new_positions)
+
+
+def _counting(progress: Progress | None, stage: str, total: int) -> Callable[[int], None]:
+    """A tick(n) that reports ``stage`` as done/total to ``progress``."""
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(stage, done, total)
+
+    return tick
+
+
+def _embed(
+    table: list[dict | None],
+    live_positions: list[int],
+    embedders: Sequence[Embedder],
+    build: BuildLayout,
+    cache: VectorCache,
+    progress: Progress | None,
+    hnsw_threshold: int,
+) -> dict[str, int]:
+    """Embed every live chunk each model reads and write its vectors; returns vectors computed per model."""
+    build.vectors_dir.mkdir()
+    embedded: dict[str, int] = {}
+    for emb in embedders:
+        # An English-only model gets only the chunks it can read: embedding
+        # Japanese text with MiniLM costs minutes and never wins a vote.
+        positions = [i for i in live_positions if emb.understands(table[i]["lang"])]
+        texts = [Chunk(**table[i]).embedding_text() for i in positions]
+        tick = _counting(progress, f"embedding ({emb.name})", len(texts))
+        vectors, embedded[emb.name] = embed_with_cache(emb, texts, cache, tick)
+        if len(positions):
+            VectorIndex.build(vectors, hnsw_threshold).save(build.vectors(emb.name))
+        np.save(build.positions(emb.name), np.asarray(positions, dtype=np.int64))
+    return embedded
+
+
+def _bridge(live: list[dict], model: Embedder, build: BuildLayout, cache: VectorCache, progress: Progress | None) -> int:
+    """Embed the corpus's vocabulary terms with ``model`` and write the bridge; returns vectors computed.
+
+    Built even for a one-language corpus: the readers may not share its language.
+    """
+    terms = extract_terms((f"{c['title']}\n{c['heading']}\n{c['text']}", c["lang"]) for c in live)
+    tick = _counting(progress, "embedding (bridge terms)", len(terms))
+    vectors, computed = embed_with_cache(model, [t for t, _ in terms], cache, tick)
+    Bridge([t for t, _ in terms], [lang for _, lang in terms], vectors).save(build)
+    return computed
+
+
+def _write(build: BuildLayout, plan: _Plan, docs: Sequence[Document], synonyms: list[list[str]], manifest: Manifest) -> None:
+    live = [c for c in plan.table if c is not None]
+    Speller(vocabulary(c["title"] + " " + c["heading"] + " " + c["text"] for c in live)).save(build.vocab)
+    build.chunks.write_text(json.dumps(plan.table, ensure_ascii=False), encoding="utf-8")
+    build.synonyms.write_text(json.dumps(synonyms, ensure_ascii=False), encoding="utf-8")
+    build.suggest.write_text(json.dumps(_suggestions(docs), ensure_ascii=False), encoding="utf-8")
+    # The manifest is written last: a build dir without one is unfinished.
+    manifest.write(build.manifest)
+
+
+def _cleanup(layout: IndexLayout, keep: BuildLayout) -> None:
+    dirs = layout.build_dirs()
+    finished = [b.dir.resolve() for b in dirs if b.finished]
+    keep_set = {keep.dir.resolve(), *finished[:KEEP_BUILDS]}
+    for b in dirs:
+        if b.dir.resolve() not in keep_set:
+            shutil.rmtree(b.dir, ignore_errors=True)
+
+
+def _make(
+    plan: _Plan,
+    build: BuildLayout,
+    layout: IndexLayout,
+    docs: Sequence[Document],
+    embedders: Sequence[Embedder],
+    synonyms: list[list[str]],
+    progress: Progress | None,
+    hnsw_threshold: int,
+) -> tuple[dict[str, int], int]:
+    """Fill ``build`` from ``plan``; returns vectors computed per model and the live chunk count."""
+    _keyword(plan, build, _chunk(plan, docs, synonyms))
+    live_positions = [i for i, c in enumerate(plan.table) if c is not None]
+    bridge = bridge_model(embedders)
+    cache = VectorCache(layout.vector_cache)
+    try:
+        embedded = _embed(plan.table, live_positions, embedders, build, cache, progress, hnsw_threshold)
+        if bridge is not None:
+            embedded["bridge"] = _bridge([plan.table[i] for i in live_positions], bridge, build, cache, progress)
+    finally:
+        cache.close()
+    manifest = Manifest(
+        config_hash=_config_hash(embedders, synonyms),
+        models=[ModelInfo(e.name, e.dim, sorted(e.languages) if e.languages else None) for e in embedders],
+        articles=plan.hashes,
+        families={d.id: d.family for d in docs if d.family and d.family != d.id},
+        languages=sorted({d.lang for d in docs}),
+        chunks=len(live_positions),
+        bridge_model=bridge.name if bridge else None,
+    )
+    _write(build, plan, docs, synonyms, manifest)
+    return embedded, len(live_positions)
 
 
 def build_index(
@@ -146,7 +283,7 @@ def build_index(
     *,
     synonyms: list[list[str]] | None = None,
     full: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     hnsw_threshold: int = HNSW_THRESHOLD,
 ) -> BuildReport:
     """Bring the index at ``index_dir`` up to date with ``docs``.
@@ -154,123 +291,22 @@ def build_index(
     ``progress(stage, done, total)`` is called while embedding.
     """
     started = time.monotonic()
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    layout = IndexLayout(Path(index_dir))
+    layout.root.mkdir(parents=True, exist_ok=True)
     synonyms = synonyms or []
-    with _Lock(index_dir / ".lock"):
-        previous = current_build(index_dir)
-        old_manifest = read_manifest(previous) if previous else None
-        config_hash = _config_hash(embedders, synonyms)
-        hashes = {d.id: _doc_hash(d) for d in docs}
-        if len(hashes) != len(docs):
-            raise ValueError("document ids must be unique")
-        reusable = (
-            not full
-            and old_manifest is not None
-            and old_manifest.get("config_hash") == config_hash
-            and (previous / "keyword").is_dir()
-        )
-        old_hashes: dict[str, str] = old_manifest["articles"] if reusable else {}
-        added = sorted(set(hashes) - set(old_hashes))
-        removed = sorted(set(old_hashes) - set(hashes))
-        changed = sorted(a for a in set(hashes) & set(old_hashes) if hashes[a] != old_hashes[a])
-        if reusable and not (added or removed or changed):
-            return BuildReport(previous, "unchanged", len(docs), seconds=time.monotonic() - started)
-
-        table: list[dict | None] = []
-        if reusable:
-            table = json.loads((previous / "chunks.json").read_text(encoding="utf-8"))
-            dead = {*removed, *changed}
-            table = [c if c is not None and c["doc_id"] not in dead else None for c in table]
-            live = sum(1 for c in table if c is not None)
-            dead_count = len(table) - live
-            if dead_count >= COMPACT_MIN and dead_count / len(table) > COMPACT_RATIO:
-                reusable = False
-        if not reusable:
-            table, added, changed, removed = [], sorted(hashes), [], sorted(set(old_hashes) - set(hashes))
-        mode = "incremental" if reusable else "full"
-
-        by_id = {d.id: d for d in docs}
-        new_positions: list[tuple[int, Chunk]] = []
-        for doc_id in [*added, *changed]:
-            for chunk in chunk_document(by_id[doc_id], synonyms):
-                new_positions.append((len(table), chunk))
-                table.append(_chunk_dict(chunk))
-
-        build_dir = index_dir / "builds" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        build_dir.mkdir(parents=True)
+    with _Lock(layout.lock):
+        plan = _plan(docs, layout, _config_hash(embedders, synonyms), full)
+        if plan.mode == "unchanged":
+            assert plan.previous is not None
+            return BuildReport(plan.previous.dir, "unchanged", len(docs), seconds=time.monotonic() - started)
+        build = layout.new_build()
         try:
-            if reusable:
-                shutil.copytree(previous / "keyword", build_dir / "keyword")
-                keyword.update(build_dir / "keyword", [*changed, *removed], new_positions)
-            else:
-                keyword.build(build_dir / "keyword", new_positions)
-
-            live_positions = [i for i, c in enumerate(table) if c is not None]
-            (build_dir / "vectors").mkdir()
-            cache = VectorCache(index_dir / "cache" / "vectors.sqlite")
-            embedded: dict[str, int] = {}
-            try:
-                for emb in embedders:
-                    # An English-only model gets only the chunks it can read: embedding
-                    # Japanese text with MiniLM costs minutes and never wins a vote.
-                    positions = [i for i in live_positions if emb.understands(table[i]["lang"])]
-                    texts = [Chunk(**table[i]).embedding_text() for i in positions]
-                    done = 0
-
-                    def tick(n: int, name: str = emb.name, total: int = len(texts)) -> None:
-                        nonlocal done
-                        done += n
-                        if progress:
-                            progress(f"embedding ({name})", done, total)
-
-                    vectors, computed = embed_with_cache(emb, texts, cache, tick)
-                    embedded[emb.name] = computed
-                    if len(positions):
-                        VectorIndex.build(vectors, hnsw_threshold).save(build_dir / "vectors" / f"{emb.name}.faiss")
-                    np.save(build_dir / "vectors" / f"{emb.name}.pos.npy", np.asarray(positions, dtype=np.int64))
-                bridge_model = next((e for e in embedders if e.languages is None), None)
-                live = [table[i] for i in live_positions]
-                if bridge_model is not None:
-                    # Built even for a one-language corpus: the readers may not share its language.
-                    terms = extract_terms((f"{c['title']}\n{c['heading']}\n{c['text']}", c["lang"]) for c in live)
-                    counted = 0
-
-                    def tick_terms(n: int) -> None:
-                        nonlocal counted
-                        counted += n
-                        if progress:
-                            progress("embedding (bridge terms)", counted, len(terms))
-
-                    vectors, computed = embed_with_cache(bridge_model, [t for t, _ in terms], cache, tick_terms)
-                    embedded["bridge"] = computed
-                    Bridge([t for t, _ in terms], [lang for _, lang in terms], vectors).save(build_dir)
-            finally:
-                cache.close()
-
-            live_chunks = [table[i] for i in live_positions]
-            Speller(vocabulary(c["title"] + " " + c["heading"] + " " + c["text"] for c in live_chunks)).save(build_dir / "vocab.json")
-            (build_dir / "chunks.json").write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
-            (build_dir / "synonyms.json").write_text(json.dumps(synonyms, ensure_ascii=False), encoding="utf-8")
-            (build_dir / "suggest.json").write_text(json.dumps(_suggestions(docs), ensure_ascii=False), encoding="utf-8")
-            manifest = {
-                "schema": SCHEMA_VERSION,
-                "config_hash": config_hash,
-                "models": [{"name": e.name, "dim": e.dim, "languages": sorted(e.languages) if e.languages else None} for e in embedders],
-                "articles": hashes,
-                "languages": sorted({d.lang for d in docs}),
-                "chunks": len(live_positions),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            # The manifest is written last: a build dir without one is unfinished.
-            tmp = build_dir / "manifest.json.tmp"
-            tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-            os.replace(tmp, build_dir / "manifest.json")
-            _switch(index_dir, build_dir)
+            embedded, chunks = _make(plan, build, layout, docs, embedders, synonyms, progress, hnsw_threshold)
+            layout.switch(build)
         except BaseException:
-            shutil.rmtree(build_dir, ignore_errors=True)
+            shutil.rmtree(build.dir, ignore_errors=True)
             raise
-        _cleanup(index_dir, build_dir)
+        _cleanup(layout, build)
         return BuildReport(
-            build_dir, mode, len(docs), added, changed, removed, len(live_positions), embedded, time.monotonic() - started
+            build.dir, plan.mode, len(docs), plan.added, plan.changed, plan.removed, chunks, embedded, time.monotonic() - started
         )

@@ -14,7 +14,11 @@ class DocSection:
 
 @dataclass(frozen=True)
 class Document:
-    """One article as search sees it. ``id`` is its path relative to the articles dir."""
+    """One article as search sees it. ``id`` is its path relative to the articles dir.
+
+    ``family`` is the id of the original that this document translates ("" or
+    its own id for an original): search shows a family once.
+    """
 
     id: str
     title: str
@@ -25,7 +29,7 @@ class Document:
     aliases: tuple[str, ...] = ()
     sections: tuple[DocSection, ...] = ()
     content_hash: str = ""
-    translation_of: str | None = None
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Hit:
     department: str
     lang: str
     sources: dict[str, int] = field(default_factory=dict)  # retriever -> rank of its best chunk
+    family: str = ""  # id of the family's original (the article's own id for an original)
+    also_in: list[Hit] = field(default_factory=list)  # the family's other versions found (SearchService)
 
 
 @dataclass

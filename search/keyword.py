@@ -7,6 +7,10 @@ without reindexing):
 - ``aliases`` x2.5: other phrasings the owners chose, tags, synonyms (no positions);
 - ``headings`` x2: the heading path of the chunk;
 - ``body`` x1.
+
+Bag-of-words queries are scored from the postings exported beside the Whoosh
+segments (``postings.py``); phrase queries go to Whoosh, which keeps positions.
+Where the files live is ``layout.KeywordLayout``'s business.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import shutil
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from whoosh import index as windex
 from whoosh import query as wq
@@ -24,8 +27,9 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.scoring import BM25F
 
 from . import postings
-from .analysis import MultilingualTokenizer, normalize
+from .analysis import MultilingualTokenizer, normalize, terms
 from .documents import Chunk
+from .layout import KeywordLayout
 
 FIELD_BOOSTS = {"title": 3.0, "aliases": 2.5, "headings": 2.0, "body": 1.0}
 #: BM25F: short fields (title, aliases, headings) are normalised less for length.
@@ -65,22 +69,22 @@ def _fields(chunk: Chunk, position: int) -> dict:
     }
 
 
-def build(path: Path, chunks: Iterable[tuple[int, Chunk]]) -> None:
-    """Write a new Whoosh index at ``path`` holding ``(position, chunk)`` pairs."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    ix = windex.create_in(str(path), schema())
+def build(files: KeywordLayout, chunks: Iterable[tuple[int, Chunk]]) -> None:
+    """Write a new Whoosh index in ``files.dir`` holding ``(position, chunk)`` pairs."""
+    if files.dir.exists():
+        shutil.rmtree(files.dir)
+    files.dir.mkdir(parents=True)
+    ix = windex.create_in(str(files.dir), schema())
     writer = ix.writer(limitmb=256)
     for position, chunk in chunks:
         writer.add_document(**_fields(chunk, position))
     writer.commit()
-    _export(ix, path)
+    _export(ix, files)
 
 
-def update(path: Path, remove_articles: Iterable[str], add: Iterable[tuple[int, Chunk]]) -> None:
+def update(files: KeywordLayout, remove_articles: Iterable[str], add: Iterable[tuple[int, Chunk]]) -> None:
     """Delete every chunk of ``remove_articles`` and add new chunks, in place."""
-    ix = windex.open_dir(str(path))
+    ix = windex.open_dir(str(files.dir))
     writer = ix.writer(limitmb=128)
     for article in remove_articles:
         writer.delete_by_term("article", article)
@@ -88,16 +92,12 @@ def update(path: Path, remove_articles: Iterable[str], add: Iterable[tuple[int, 
         writer.add_document(**_fields(chunk, position))
     # Small segments would slow queries down over time; merging them is cheap here.
     writer.commit(merge=True)
-    _export(ix, path)
+    _export(ix, files)
 
 
-def _export(ix: windex.Index, path: Path) -> None:
+def _export(ix: windex.Index, files: KeywordLayout) -> None:
     with ix.reader() as reader:
-        postings.export(reader, tuple(FIELD_BOOSTS), path)
-
-
-def query_terms(text: str) -> list[str]:
-    return [t.text for t in MultilingualTokenizer()(text)]
+        postings.export(reader, tuple(FIELD_BOOSTS), files)
 
 
 @dataclass
@@ -121,9 +121,9 @@ class KeywordQuery:
         field without positions.
         """
         clauses: list[wq.Query] = []
-        for terms in self.phrases:
+        for phrase in self.phrases:
             per_field = [
-                wq.Phrase(f, terms, boost=b * 1.5) if f in POSITIONAL else wq.And([wq.Term(f, t) for t in terms], boost=b)
+                wq.Phrase(f, phrase, boost=b * 1.5) if f in POSITIONAL else wq.And([wq.Term(f, t) for t in phrase], boost=b)
                 for f, b in FIELD_BOOSTS.items()
             ]
             clauses.append(wq.Or(per_field))
@@ -137,25 +137,29 @@ def build_query(text: str, expansions: Iterable[str] = ()) -> KeywordQuery:
     (synonyms) at a lower weight."""
     text = normalize(text)
     q = KeywordQuery()
-    quoted = [query_terms(next(g for g in m.groups() if g)) for m in _PHRASE.finditer(text)]
+    quoted = [terms(next(g for g in m.groups() if g)) for m in _PHRASE.finditer(text)]
     q.phrases = [p for p in quoted if len(p) > 1]
-    for t in query_terms(_PHRASE.sub(" ", text)) + [t for p in quoted for t in p]:
+    for t in terms(_PHRASE.sub(" ", text)) + [t for p in quoted for t in p]:
         q.terms.setdefault(t, 1.0)
     for e in expansions:
-        for t in query_terms(e):
+        for t in terms(e):
             q.terms.setdefault(t, SYNONYM_WEIGHT)
     return q
 
 
 class KeywordIndex:
-    def __init__(self, path: Path) -> None:
-        self.ix = windex.open_dir(str(path))
+    """A keyword index opened for reading (opening it never writes a file)."""
+
+    def __init__(self, files: KeywordLayout) -> None:
+        self.ix = windex.open_dir(str(files.dir))
         field_b = {f"{f}_B": b for f, b in BM25.field_b.items()}
         self._searcher = self.ix.searcher(weighting=BM25F(B=BM25.b, K1=BM25.k1, **field_b))
         self._lock = threading.Lock()
-        if not postings.exported(path):  # an index written before this export existed
-            postings.export(self._searcher.reader(), tuple(FIELD_BOOSTS), path)
-        self.scorer = postings.PostingsScorer(path, FIELD_BOOSTS, BM25)
+        if postings.exported(files):
+            data = postings.load(files)
+        else:  # an index written before the export existed: the same arrays, in memory
+            data = postings.collect(self._searcher.reader(), tuple(FIELD_BOOSTS))
+        self.scorer = postings.PostingsScorer(data, FIELD_BOOSTS, BM25)
 
     def search(self, q: KeywordQuery, limit: int = 100, department: str | None = None) -> list[tuple[int, float]]:
         """(chunk position, BM25F score), best first."""
@@ -171,9 +175,6 @@ class KeywordIndex:
         with self._lock:
             results = self._searcher.search(q.whoosh(), limit=limit, filter=flt, terms=False)
             return [(int(hit["chunk"]), float(hit.score)) for hit in results]
-
-    def doc_count(self) -> int:
-        return self._searcher.doc_count()
 
     def close(self) -> None:
         self._searcher.close()

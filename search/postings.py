@@ -13,8 +13,9 @@ lengths, the field boosts of the query, and the coordination bonus of an
 checks the two agree on real queries, so fusion weights measured with one
 hold for the other. Phrase queries still go to Whoosh, which keeps positions.
 
-The export is written next to the Whoosh segment files (``postings.npz``)
-and rewritten by every full or incremental build.
+The export is written next to the Whoosh segment files (``KeywordLayout``)
+and rewritten by every full or incremental build; for an index built before
+the export existed, the same arrays are collected in memory when it is opened.
 """
 
 from __future__ import annotations
@@ -23,23 +24,30 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from whoosh.reading import IndexReader
 
-FILE = "postings.npz"
-TERMS_FILE = "postings-terms.json"
+from .layout import KeywordLayout
+
 VERSION = 1  # of the export's layout
 
 
-def exported(path: Path) -> bool:
-    """Whether ``path`` holds an export this code can read."""
+def exported(files: KeywordLayout) -> bool:
+    """Whether ``files`` holds an export this code can read."""
     try:
-        meta = json.loads((path / TERMS_FILE).read_text(encoding="utf-8"))
+        meta = json.loads(files.postings_terms.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return meta.get("version") == VERSION and (path / FILE).exists()
+    return meta.get("version") == VERSION and files.postings.exists()
+
+
+@dataclass
+class Export:
+    """The postings of some fields as arrays (``arrays``) and their terms and departments (``meta``)."""
+
+    arrays: dict[str, np.ndarray]
+    meta: dict
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,8 @@ class Params:
         return self.field_b.get(field, self.b)
 
 
-def export(reader: IndexReader, fields: tuple[str, ...], path: Path) -> None:
-    """Write every posting of ``fields`` as term-ordered arrays (``FILE`` in ``path``)."""
+def collect(reader: IndexReader, fields: tuple[str, ...]) -> Export:
+    """Every posting of ``fields`` as term-ordered arrays."""
     n = reader.doc_count_all()
     vocab: dict[str, int] = {}
     arrays: dict[str, np.ndarray] = {}
@@ -63,76 +71,94 @@ def export(reader: IndexReader, fields: tuple[str, ...], path: Path) -> None:
     # looks every term up in every segment, three times slower.
     leaves = reader.leaf_readers()
     for field in fields:
-        term_ids: list[int] = []
-        docs: list[int] = []
-        tfs: list[float] = []
-        dfs: dict[int, int] = {}
-        for leaf, offset in leaves:
-            for btext, info in leaf.iter_field(field):
-                tid = vocab.setdefault(btext.decode("utf-8"), len(vocab))
-                # Whoosh's document frequency still counts deleted documents until a
-                # merge drops them; the postings below no longer list them.
-                dfs[tid] = dfs.get(tid, 0) + info.doc_frequency()
-                m = leaf.postings(field, btext)
-                while m.is_active():
-                    term_ids.append(tid)
-                    docs.append(m.id() + offset)
-                    tfs.append(m.weight())
-                    m.next()
-        arrays[f"{field}.term"] = np.asarray(term_ids, dtype=np.int32)
-        arrays[f"{field}.doc"] = np.asarray(docs, dtype=np.int32)
-        arrays[f"{field}.tf"] = np.asarray(tfs, dtype=np.float32)
-        arrays[f"{field}.lexicon"] = np.asarray(list(dfs), dtype=np.int32)
-        arrays[f"{field}.df"] = np.asarray(list(dfs.values()), dtype=np.float64)
-        # Whoosh scores with the byte-quantised length (default 1), and the exact total.
-        lengths = [leaf.doc_field_length(d, field, 1) for leaf, _ in leaves for d in range(leaf.doc_count_all())]
-        arrays[f"{field}.length"] = np.asarray(lengths, dtype=np.float32)
-        arrays[f"{field}.total"] = np.asarray(reader.field_length(field), dtype=np.float64)
+        arrays.update(_field_arrays(reader, leaves, field, vocab))
     stored = [reader.stored_fields(d) for d in range(n)]
     departments = sorted({s.get("department", "-") for s in stored})
     arrays["position"] = np.asarray([int(s["chunk"]) for s in stored], dtype=np.int32)
     arrays["department"] = np.asarray([departments.index(s.get("department", "-")) for s in stored], dtype=np.int32)
-    # Each file written aside and renamed into place: a Searcher may be loading
-    # the export while an older index is exported for the first time.
-    tmp = path / f".{FILE}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path / FILE)
     terms = sorted(vocab, key=vocab.__getitem__)
+    return Export(arrays, {"version": VERSION, "terms": terms, "departments": departments})
+
+
+def _field_arrays(reader: IndexReader, leaves: list, field: str, vocab: dict[str, int]) -> dict[str, np.ndarray]:
+    term_ids: list[int] = []
+    docs: list[int] = []
+    tfs: list[float] = []
+    dfs: dict[int, int] = {}
+    for leaf, offset in leaves:
+        for btext, info in leaf.iter_field(field):
+            tid = vocab.setdefault(btext.decode("utf-8"), len(vocab))
+            # Whoosh's document frequency still counts deleted documents until a
+            # merge drops them; the postings below no longer list them.
+            dfs[tid] = dfs.get(tid, 0) + info.doc_frequency()
+            m = leaf.postings(field, btext)
+            while m.is_active():
+                term_ids.append(tid)
+                docs.append(m.id() + offset)
+                tfs.append(m.weight())
+                m.next()
+    # Whoosh scores with the byte-quantised length (default 1), and the exact total.
+    lengths = [leaf.doc_field_length(d, field, 1) for leaf, _ in leaves for d in range(leaf.doc_count_all())]
+    return {
+        f"{field}.term": np.asarray(term_ids, dtype=np.int32),
+        f"{field}.doc": np.asarray(docs, dtype=np.int32),
+        f"{field}.tf": np.asarray(tfs, dtype=np.float32),
+        f"{field}.lexicon": np.asarray(list(dfs), dtype=np.int32),
+        f"{field}.df": np.asarray(list(dfs.values()), dtype=np.float64),
+        f"{field}.length": np.asarray(lengths, dtype=np.float32),
+        f"{field}.total": np.asarray(reader.field_length(field), dtype=np.float64),
+    }
+
+
+def export(reader: IndexReader, fields: tuple[str, ...], files: KeywordLayout) -> None:
+    """Write every posting of ``fields`` as term-ordered arrays beside the Whoosh index."""
+    data = collect(reader, fields)
+    # Each file written aside and renamed into place: a Searcher may be loading
+    # the export of the build it serves.
+    tmp = files.dir / f".{files.postings.name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **data.arrays)
+    os.replace(tmp, files.postings)
     # Written last: ``exported()`` only trusts an export whose metadata made it to disk.
-    meta = path / f".{TERMS_FILE}.{os.getpid()}.tmp"
-    meta.write_text(json.dumps({"version": VERSION, "terms": terms, "departments": departments}, ensure_ascii=False), encoding="utf-8")
-    os.replace(meta, path / TERMS_FILE)
+    meta = files.dir / f".{files.postings_terms.name}.{os.getpid()}.tmp"
+    meta.write_text(json.dumps(data.meta, ensure_ascii=False), encoding="utf-8")
+    os.replace(meta, files.postings_terms)
+
+
+def load(files: KeywordLayout) -> Export:
+    """An export as written by ``export``."""
+    meta = json.loads(files.postings_terms.read_text(encoding="utf-8"))
+    with np.load(files.postings) as z:
+        return Export({k: z[k] for k in z.files}, meta)
 
 
 class PostingsScorer:
     """Scores bag-of-words queries (term -> query weight) like Whoosh's BM25F."""
 
-    def __init__(self, path: Path, boosts: Mapping[str, float], params: Params) -> None:
-        meta = json.loads((path / TERMS_FILE).read_text(encoding="utf-8"))
-        self.vocab = {t: i for i, t in enumerate(meta["terms"])}
-        self.departments = {d: i for i, d in enumerate(meta["departments"])}
-        with np.load(path / FILE) as z:
-            self.position = z["position"]
-            self.department = z["department"]
-            n = len(self.position)
-            v = len(self.vocab)
-            terms, docs, weights = [], [], []
-            #: in how many fields each term occurs (Whoosh counts one matcher per field)
-            self.fields_with = np.zeros(v, dtype=np.int32)
-            for field, boost in boosts.items():
-                t, d, tf = z[f"{field}.term"], z[f"{field}.doc"], z[f"{field}.tf"]
-                df = np.zeros(v)
-                df[z[f"{field}.lexicon"]] = z[f"{field}.df"]
-                idf = np.log(n / (df + 1.0)) + 1.0
-                avgfl = float(z[f"{field}.total"]) / (n or 1) or 1.0
-                fl = z[f"{field}.length"][d]
-                b = params.b_for(field)
-                w = idf[t] * (tf * (params.k1 + 1)) / (tf + params.k1 * ((1 - b) + b * fl / avgfl)) * boost
-                terms.append(t)
-                docs.append(d)
-                weights.append(w.astype(np.float32))
-                self.fields_with += (df > 0).astype(np.int32)
+    def __init__(self, data: Export, boosts: Mapping[str, float], params: Params) -> None:
+        self.vocab = {t: i for i, t in enumerate(data.meta["terms"])}
+        self.departments = {d: i for i, d in enumerate(data.meta["departments"])}
+        z = data.arrays
+        self.position = z["position"]
+        self.department = z["department"]
+        n = len(self.position)
+        v = len(self.vocab)
+        terms, docs, weights = [], [], []
+        #: in how many fields each term occurs (Whoosh counts one matcher per field)
+        self.fields_with = np.zeros(v, dtype=np.int32)
+        for field, boost in boosts.items():
+            t, d, tf = z[f"{field}.term"], z[f"{field}.doc"], z[f"{field}.tf"]
+            df = np.zeros(v)
+            df[z[f"{field}.lexicon"]] = z[f"{field}.df"]
+            idf = np.log(n / (df + 1.0)) + 1.0
+            avgfl = float(z[f"{field}.total"]) / (n or 1) or 1.0
+            fl = z[f"{field}.length"][d]
+            b = params.b_for(field)
+            w = idf[t] * (tf * (params.k1 + 1)) / (tf + params.k1 * ((1 - b) + b * fl / avgfl)) * boost
+            terms.append(t)
+            docs.append(d)
+            weights.append(w.astype(np.float32))
+            self.fields_with += (df > 0).astype(np.int32)
         term = np.concatenate(terms) if terms else np.zeros(0, dtype=np.int32)
         order = np.argsort(term, kind="stable")
         self.doc = np.concatenate(docs)[order] if docs else np.zeros(0, dtype=np.int32)

@@ -10,6 +10,7 @@ from .analysis import CJK_CHAR, normalize
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 _QUESTION_WORDS = frozenset(
     "how what when where why who which can could should do does did is are am will would may i my we our".split()
 )
@@ -23,6 +24,17 @@ class QueryInfo:
     words: int  # Latin words plus CJK characters / 2
     keywordish: bool  # a few words with no question form: a lookup of a term
     question: bool
+
+    @property
+    def has_words(self) -> bool:
+        """Whether there is anything to search for: a letter or a digit, in any script."""
+        return _LETTER_OR_DIGIT.search(self.text) is not None
+
+
+def clean_query(raw: str) -> tuple[str, bool]:
+    """The query as searched (whitespace collapsed, cut to ``MAX_QUERY_CHARS``),
+    and whether the raw query was longer."""
+    return " ".join(raw[:MAX_QUERY_CHARS].split()), len(raw) > MAX_QUERY_CHARS
 
 
 def query_language(text: str) -> str:

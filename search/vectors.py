@@ -2,8 +2,10 @@
 
 Exact inner product (vectors are normalised, so it is cosine) for small
 corpora; HNSW above a size threshold, where exact search would cost more than
-the latency budget. One thread per query: on a 2-core machine the thread pool
-costs more than it saves for a single vector (3 ms vs 8 ms measured).
+the latency budget. The number of threads faiss uses is the process's
+(``runtime.configure``): one for a server (on a 2-core machine the thread pool
+costs more than it saves for a single vector, 3 ms vs 8 ms measured), more
+for ``kb index``, where building HNSW is batch work.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import numpy as np
 
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
-
-faiss.omp_set_num_threads(1)
 
 
 class VectorIndex:
@@ -31,9 +31,7 @@ class VectorIndex:
             index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
             index.hnsw.efSearch = 128
-            faiss.omp_set_num_threads(2)  # building is batch work: use both cores
             index.add(vectors)
-            faiss.omp_set_num_threads(1)
         else:
             index = faiss.IndexFlatIP(dim)
             index.add(vectors)

@@ -83,21 +83,29 @@ def require_browser() -> str:
 
 
 @pytest.fixture(scope="session")
-def bundled_index(tmp_path_factory) -> Path:
+def models():
+    """The test session's embedding models, loaded once (as one process would)."""
+    from search.embedders import EmbedderPool
+
+    return EmbedderPool()
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory, models) -> Path:
     """The bundled articles indexed once per test session, with the default models."""
     from kb import indexing
 
     index_dir = tmp_path_factory.mktemp("bundled-index")
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=index_dir)
-    indexing.build(cfg)
+    indexing.build(cfg, models)
     return index_dir
 
 
 @pytest.fixture
-def search_app(bundled_index, tmp_path):
+def search_app(bundled_index, tmp_path, models):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
                  database_url=sqlite_url(tmp_path))
-    app = create_app(KB(cfg))
+    app = create_app(KB(cfg, models=models))
     app.testing = True
     return app
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from search.fusion import Ranking, Weights, fuse, weights_for
+from search.embedders import MODELS, Profile
+from search.fusion import KEYWORD_BRIDGE_WEIGHT, Ranking, Weights, fuse, weights_for
 from search.query import analyze_query
 
-EMBEDDERS = {"minilm": frozenset({"en"}), "use-m3": None}
+EMBEDDERS = {"minilm": MODELS["minilm"].profile, "use-m3": MODELS["use-m3"].profile}
 
 
 def test_english_only_model_gets_no_vote_on_other_languages():
@@ -16,6 +17,19 @@ def test_english_only_model_gets_no_vote_on_other_languages():
     assert w.of("use-m3", False) > w.of("use-m3", True) > 0  # USE carries cross-language queries
     en = weights_for(analyze_query("parental leave weeks"), EMBEDDERS)
     assert en.of("minilm", True) > 0 and en.of("minilm", False) == 0
+
+
+def test_profiles_carry_what_fusion_needs():
+    # The values every dev-set number was measured with.
+    assert EMBEDDERS["minilm"] == Profile(languages=frozenset({"en"}), min_similarity=0.15, bridge_weight=0.8)
+    assert EMBEDDERS["use-m3"] == Profile(languages=None, min_similarity=0.10, bridge_weight=0.0)
+    w = weights_for(analyze_query("育児休業は何週間"), EMBEDDERS)
+    assert w.dense["minilm~"] == 0.8 and w.dense["keyword~"] == KEYWORD_BRIDGE_WEIGHT == 0.4
+    assert "use-m3~" not in w.dense  # the multilingual model reads the query itself
+    # A new model is one profile: no name is looked up anywhere.
+    other = {**EMBEDDERS, "e5-ja": Profile(languages=frozenset({"ja"}), bridge_weight=0.5)}
+    w = weights_for(analyze_query("育児休業は何週間"), other)
+    assert w.of("e5-ja", True) == 1.0 and w.of("e5-ja", False) == 0.0 and w.dense["e5-ja~"] == 0.5
 
 
 def test_keyword_weight_follows_query_shape():

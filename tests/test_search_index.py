@@ -10,9 +10,16 @@ import textwrap
 
 import pytest
 
-from search.build import IndexBusyError, _Lock, build_index, current_build, read_manifest
+from search.build import IndexBusyError, _Lock, build_index
 from search.documents import DocSection, Document
+from search.embedders import EmbedderPool
+from search.layout import BuildLayout, IndexLayout, Manifest
 from search.searcher import IndexHandle, IndexMissingError, Searcher
+
+
+def current_build(index_dir):
+    build = IndexLayout(index_dir).current()
+    return build.dir if build else None
 
 
 def docs(**overrides):
@@ -29,7 +36,7 @@ def docs(**overrides):
 
 
 def top(index_dir, use_embedder, query):
-    s = Searcher(current_build(index_dir), {"use-m3": use_embedder})
+    s = Searcher(IndexLayout(index_dir).current(), {"use-m3": use_embedder})
     try:
         return [h.article for h in s.search(query, limit=3).hits]
     finally:
@@ -56,8 +63,8 @@ def test_incremental_update_touches_only_what_changed(tmp_path, use_embedder):
     assert gone.removed == ["it/vpn.md"] and gone.mode == "incremental"
     for query in ("VPN", "meridian-vpn client install"):
         assert "it/vpn.md" not in top(index_dir, use_embedder, query)
-    manifest = read_manifest(current_build(index_dir))
-    assert set(manifest["articles"]) == {"hr/leave.md", "fin/expenses.md"}
+    manifest = Manifest.read(IndexLayout(index_dir).current().manifest)
+    assert set(manifest.articles) == {"hr/leave.md", "fin/expenses.md"}
 
 
 def test_interrupted_build_leaves_the_live_index_serving(tmp_path, use_embedder):
@@ -116,7 +123,7 @@ def test_only_one_build_at_a_time(tmp_path, use_embedder):
 
 def test_handle_picks_up_a_new_index_without_restart(tmp_path, use_embedder):
     index_dir = tmp_path / "index"
-    handle = IndexHandle(index_dir, lambda name: use_embedder, check_every=0)
+    handle = IndexHandle(index_dir, EmbedderPool(lambda spec: use_embedder), check_every=0)
     with pytest.raises(IndexMissingError):
         handle.get()
     build_index(docs(), index_dir, [use_embedder])
@@ -139,7 +146,7 @@ def test_manifest_records_schema_models_and_hashes(tmp_path, use_embedder):
 
 def test_typos_are_corrected_only_against_a_vocabulary_in_the_querys_language(tmp_path, use_embedder):
     english = build_index(docs(), tmp_path / "en", [use_embedder]).build_dir
-    s = Searcher(english, {"use-m3": use_embedder})
+    s = Searcher(BuildLayout(english), {"use-m3": use_embedder})
     typo = s.search("expnse deadlne", limit=3)
     assert typo.did_you_mean == "expense deadline" and typo.corrected
     assert typo.hits[0].article == "fin/expenses.md"
@@ -152,7 +159,7 @@ def test_typos_are_corrected_only_against_a_vocabulary_in_the_querys_language(tm
         Document("it/vpn.zh.md", "连接 VPN", "zh", "it", "在公共无线网络上请使用 meridian 客户端连接 VPN。服务器磁盘使用 RAID 保护。"),
         Document("fin/expenses.zh.md", "费用报销", "zh", "finance", "收据须在三十天内提交。超过二十五美元需要收据。"),
     ]
-    s = Searcher(build_index(zh, tmp_path / "zh", [use_embedder]).build_dir, {"use-m3": use_embedder})
+    s = Searcher(BuildLayout(build_index(zh, tmp_path / "zh", [use_embedder]).build_dir), {"use-m3": use_embedder})
     result = s.search("how many weeks of paid parental leave", limit=3)
     assert result.did_you_mean is None and not result.corrected
     assert result.hits[0].article == "hr/leave.zh.md"

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from search import keyword
-from search.build import current_build
 from search.keyword import KeywordIndex, build_query
+from search.layout import IndexLayout, KeywordLayout
 
 QUERIES = [
     "parental leave",
@@ -40,8 +40,8 @@ def whoosh_scores(kw: KeywordIndex, q: keyword.KeywordQuery, department: str | N
 @pytest.fixture
 def bundled_keyword(bundled_index, tmp_path):
     path = tmp_path / "keyword"
-    shutil.copytree(current_build(bundled_index) / "keyword", path)
-    return path
+    shutil.copytree(IndexLayout(bundled_index).current().keyword.dir, path)
+    return KeywordLayout(path)
 
 
 def assert_same(kw: KeywordIndex, q: keyword.KeywordQuery, department: str | None = None) -> None:
@@ -104,13 +104,20 @@ def test_an_incremental_update_is_exported_too(bundled_keyword):
     assert_same(kw, build_query("vpn meridian client"))
 
 
-def test_an_index_from_before_the_export_is_exported_when_opened(bundled_keyword):
+def test_an_index_from_before_the_export_is_scored_without_writing(bundled_keyword):
     from search import postings
 
-    (bundled_keyword / postings.TERMS_FILE).unlink()
-    (bundled_keyword / postings.FILE).unlink()
+    exported = KeywordIndex(bundled_keyword)
+    expected = {text: exported.search(build_query(text), limit=100) for text in QUERIES}
+    exported.close()
+    bundled_keyword.postings_terms.unlink()
+    bundled_keyword.postings.unlink()
     assert not postings.exported(bundled_keyword)
+    files = {p: p.stat().st_mtime_ns for p in bundled_keyword.dir.iterdir()}
     kw = KeywordIndex(bundled_keyword)
-    assert postings.exported(bundled_keyword)
+    # Opening for reading writes nothing: the arrays are collected in memory...
+    assert {p: p.stat().st_mtime_ns for p in bundled_keyword.dir.iterdir()} == files
+    assert not postings.exported(bundled_keyword)
+    # ...and score exactly as the exported ones do.
+    assert {text: kw.search(build_query(text), limit=100) for text in QUERIES} == expected
     assert_same(kw, build_query("parental leave"))
-    assert not list(bundled_keyword.glob(".*.tmp"))

@@ -6,7 +6,16 @@ import faiss
 import numpy as np
 import pytest
 
-from search.embedders import EmbedderError, SentenceTransformerEmbedder, VectorCache, embed_with_cache, load_embedder
+from search.embedders import (
+    MODELS,
+    EmbedderError,
+    EmbedderPool,
+    Profile,
+    SentenceTransformerEmbedder,
+    load_embedder,
+    register,
+)
+from search.vector_cache import VectorCache, embed_with_cache
 from search.vectors import VectorIndex
 
 
@@ -39,6 +48,38 @@ def test_models_are_never_downloaded(tmp_path):
         SentenceTransformerEmbedder(tmp_path / "no-model-here")
     with pytest.raises(EmbedderError, match="unknown embedder"):
         load_embedder("sentence-transformers/all-MiniLM-L6-v2")
+
+
+def test_a_model_is_one_registry_entry(use_embedder):
+    loaded = []
+
+    def load(profile):
+        loaded.append(profile)
+        return use_embedder
+
+    profile = Profile(languages=frozenset({"ja"}), min_similarity=0.2, bridge_weight=0.5)
+    register("test-ja", load, profile)
+    try:
+        assert load_embedder("test-ja") is use_embedder and loaded == [profile]
+    finally:
+        del MODELS["test-ja"]
+    # The built-in models carry their profiles wherever they are made.
+    assert use_embedder.profile == MODELS["use-m3"].profile and use_embedder.languages is None
+
+
+def test_a_local_model_is_multilingual_unless_told(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    emb = SentenceTransformerEmbedder(tmp_path)
+    assert emb.name == f"st:{tmp_path}" and emb.profile == Profile() and emb.understands("ko")
+    english = SentenceTransformerEmbedder(tmp_path, profile=Profile(languages=frozenset({"en"})))
+    assert not english.understands("ko")
+
+
+def test_the_pool_loads_each_model_once(use_embedder):
+    asked = []
+    pool = EmbedderPool(lambda spec: asked.append(spec) or use_embedder)
+    assert pool.get("use-m3") is pool.get(" use-m3 ") is use_embedder
+    assert pool.all(["use-m3"]) == [use_embedder] and asked == ["use-m3"]
 
 
 def test_vector_cache_embeds_only_new_texts(tmp_path, use_embedder):

@@ -1,0 +1,122 @@
+"""The search every front end asks: one result per article family, paged, logged.
+
+The web page, the JSON API, ``kb search`` and ``kb eval`` all come here, so
+they show the same ranking. The Searcher ranks articles; the service groups
+an article with its translations (a *family*, recorded by the build), keeps
+the family where its best-ranked version ranked, shows the version in the
+reader's language when one was found, pages over families, and calls the
+logging hook for the searches a person typed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .documents import Hit
+from .fusion import Fused
+from .query import clean_query
+from .searcher import IndexHandle, Searcher
+
+__all__ = ["SearchPage", "SearchService"]
+
+
+@dataclass
+class SearchPage:
+    query: str  # the query as searched: whitespace collapsed, cut to MAX_QUERY_CHARS
+    truncated: bool  # the raw query was longer than MAX_QUERY_CHARS
+    language: str  # detected query language
+    department: str | None
+    #: This page: one hit per article family, the version in the query's language
+    #: if found (the reader wrote in it), else in ``reader_lang``, else the best-ranked; ``hit.also_in``
+    #: holds the family's other versions found by this search.
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0  # families found (not articles)
+    page: int = 1
+    page_size: int = 10
+    did_you_mean: str | None = None
+    corrected: bool = False  # the hits are for ``did_you_mean``: the query as typed found too little
+    took_ms: float = 0.0
+    has_words: bool = True  # False for a query with no letters or digits (nothing was searched)
+    reader_lang: str | None = None
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.page_size - 1) // self.page_size
+
+
+def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
+    """The fused articles grouped by family, each group best first, in the order
+    of each family's best-ranked article."""
+    groups: dict[str, list[Fused]] = {}
+    for f in fused:
+        groups.setdefault(family_of(f.article), []).append(f)
+    return list(groups.values())
+
+
+def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
+    """The version in the first of ``langs`` found, else the best-ranked."""
+    return next((h for lang in langs if lang for h in versions if h.lang == lang), versions[0])
+
+
+class SearchService:
+    def __init__(
+        self, index: IndexHandle, *, page_size: int = 10, on_search: Callable[[SearchPage], None] | None = None
+    ) -> None:
+        """``on_search(page)`` is called for each recorded search (e.g. to log zero-result rates)."""
+        self.index = index
+        self.page_size = page_size
+        self.on_search = on_search
+
+    def search(
+        self,
+        query: str,
+        *,
+        department: str | None = None,
+        reader_lang: str | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+        record: bool = False,
+    ) -> SearchPage:
+        """Page ``page`` (from 1) of the families found for ``query``.
+
+        ``record``: a person typed this search; ``on_search`` is called for its
+        first page when it had words. Raises IndexMissingError when no index is built.
+        """
+        started = time.perf_counter()
+        searcher = self.index.get()
+        text, truncated = clean_query(query)
+        size = max(1, page_size or self.page_size)
+        page = max(1, page)
+        found = searcher.retrieve(text, department=department)
+        groups = families(found.fused, searcher.family_of)
+        result = SearchPage(
+            query=text,
+            truncated=truncated,
+            language=found.info.lang,
+            department=department,
+            hits=[_family_hit(searcher, g, found.terms, [found.info.lang, reader_lang]) for g in groups[(page - 1) * size : page * size]],
+            total=len(groups),
+            page=page,
+            page_size=size,
+            did_you_mean=found.did_you_mean,
+            corrected=found.corrected,
+            has_words=found.info.has_words,
+            reader_lang=reader_lang,
+        )
+        result.took_ms = (time.perf_counter() - started) * 1000
+        if record and page == 1 and result.has_words and self.on_search is not None:
+            self.on_search(result)
+        return result
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[dict]:
+        """Titles and aliases starting with ``prefix`` (see ``Searcher.suggest``)."""
+        return self.index.get().suggest(prefix, limit)
+
+
+def _family_hit(searcher: Searcher, group: list[Fused], marked: set[str], langs: list[str | None]) -> Hit:
+    versions = [searcher.hit(f, marked) for f in group]
+    best = preferred(versions, langs)
+    best.also_in = [h for h in versions if h is not best]
+    return best
