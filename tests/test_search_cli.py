@@ -77,3 +77,17 @@ def test_eval_prints_metrics_per_language(bundled_index, tmp_path):
     groups = {r.split()[0]: r.split() for r in rows}
     assert set(groups) == {"all", "lang=en", "lang=ja", "kind=native", "kind=paraphrase"}
     assert float(groups["all"][3]) == 1.0  # recall@5: both found in the top 5
+
+
+def test_search_shows_a_policy_and_its_translation_once_as_the_site_does(bundled_index, search_app):
+    # Before the search service, kb search listed people/parental-leave.md and its
+    # Japanese translation as two results and counted articles, not what the page shows.
+    data = json.loads(invoke(bundled_index, "search", "--json", "--limit", "50", "parental leave"))
+    articles = [r["article"] for r in data["results"]]
+    assert "people/parental-leave.md" in articles and "people/parental-leave.ja.md" not in articles
+    family = next(r for r in data["results"] if r["article"] == "people/parental-leave.md")
+    assert [o["article"] for o in family["also_in"]] == ["people/parental-leave.ja.md"]
+    api = search_app.test_client().get("/api/search?q=parental+leave&limit=50").get_json()
+    assert [r["article"] for r in api["results"]] == articles and api["total"] == data["total"]
+    text = invoke(bundled_index, "search", "--limit", "3", "parental leave")
+    assert f"({data['total']} articles," in text and "also in: ja people/parental-leave.ja.md" in text

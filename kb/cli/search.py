@@ -15,17 +15,22 @@ from typing import TextIO
 
 import click
 
-from search.build import IndexBusyError
+from search import runtime
+from search.build import BuildReport, IndexBusyError
 from search.evaluate import evaluate, format_report, read_qrels, read_queries
+from search.service import SearchPage
 
 from ..core import KB
 from ..records import hit_record
 from .common import Progress, articles_option, index_option, make_kb
 
 _MARK = re.compile(r"</?mark>")
+#: The fields of a --batch result line: compact, for thousands of queries.
+BATCH_FIELDS = ("article", "anchor", "title", "score")
 
 
-def _build(kb: KB, *, full: bool = False, quiet: bool = True):  # noqa: ANN202 (search.build.BuildReport)
+def _build(kb: KB, *, full: bool = False, quiet: bool = True) -> BuildReport:
+    runtime.configure(threads=2)  # embedding batches and HNSW building use both cores
     with Progress() as progress:
         try:
             report = kb.build_index(full=full, progress=progress)
@@ -73,12 +78,12 @@ def _batch(kb: KB, lines: TextIO, out: TextIO, department: str | None, limit: in
         except (ValueError, KeyError, TypeError):
             raise click.ClickException(f"not a BEIR query line (needs _id and text): {line[:80]!r}") from None
         page = kb.search.search(text, department=department, page_size=limit)
-        results = [hit_record(h, kb.library) for h in page.hits]
+        results = [{k: hit_record(h, kb.library)[k] for k in BATCH_FIELDS} for h in page.hits]
         out.write(json.dumps({"_id": qid, "results": results}, ensure_ascii=False) + "\n")
         out.flush()
 
 
-def _print_page(kb: KB, page) -> None:  # noqa: ANN001 (search.service.SearchPage)
+def _print_page(page: SearchPage) -> None:
     if page.did_you_mean:
         click.echo(f"{'Showing results for' if page.corrected else 'Did you mean'}: {page.did_you_mean}")
     if not page.hits:
@@ -114,7 +119,7 @@ def search(articles: Path | None, index: Path | None, limit: int, department: st
         return
     page = kb.search.search(query, department=department, reader_lang=reader_lang, page_size=limit)
     if not as_json:
-        _print_page(kb, page)
+        _print_page(page)
         return
     payload = {
         "query": page.query, "did_you_mean": page.did_you_mean, "corrected": page.corrected, "total": page.total,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from search import runtime
+
 from .. import create_app
 from ..feedback import SchemaOutdatedError
 from .common import Progress, articles_option, make_kb
@@ -24,6 +26,7 @@ def _log(message: str) -> None:
 def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: bool | None) -> None:
     """Serve the site."""
     kb = make_kb(articles, dev=dev)
+    runtime.configure(threads=1)  # queries are one short vector each: a second thread costs more than it saves
     try:
         app = create_app(kb)
     except SchemaOutdatedError as exc:
@@ -34,7 +37,7 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
     with Progress() as progress:
         report = kb.build_index(progress=progress)
     _log(f"search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
-    kb.search.warm_up()  # load the models now, not on the first query
+    kb.warm_up()
     if watch if watch is not None else kb.config.dev:
         kb.watch_articles(log=_log)
         _log("watching the articles dir; edits are reindexed within seconds")
