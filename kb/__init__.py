@@ -64,7 +64,8 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
 
     i18n.init_app(app)
 
-    from .feedback import Database, FeedbackService
+    from .content.urls import SiteUrls
+    from .feedback import Channels, Database, FeedbackService
     from .feedback.db import check_schema
 
     url = config.resolved_database_url()
@@ -73,7 +74,8 @@ def create_app(config: Config | None = None, *, check_db: bool = True, **overrid
         check_schema(db.engine)  # refuse to run on an outdated schema: `kb db upgrade`
     app.extensions["kb_db"] = db
     app.extensions["kb_feedback"] = FeedbackService(
-        db, lambda: app.extensions["kb_content"].library.departments, site_url=config.site_url
+        db, lambda: app.extensions["kb_content"].library, SiteUrls(config.site_url, config.diff_url),
+        Channels.from_config(config),
     )
 
     from .web import init_app as init_web

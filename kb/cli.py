@@ -76,7 +76,7 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
         click.echo("kb: watching the articles dir; edits are reindexed within seconds")
     from .feedback.outbox import start_worker
 
-    start_worker(app.extensions["kb_db"], _mail_settings(config), log=lambda m: click.echo(f"kb: {m}"))
+    start_worker(app.extensions["kb_db"], app.extensions["kb_feedback"].channels, log=lambda m: click.echo(f"kb: {m}"))
     click.echo(f"kb: serving on http://{host}:{port}/  (Ctrl-C to stop)")
     from werkzeug.serving import run_simple
 
@@ -212,7 +212,8 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
 def _close_resolved_flags(config: Config) -> None:
     """Docs-as-code: commits with ``Resolves-Feedback: <id>`` resolve those flags."""
     from .content import load_library
-    from .feedback import FeedbackService
+    from .content.urls import SiteUrls
+    from .feedback import Channels, FeedbackService
     from .feedback.db import check_schema
     from .feedback.docs_as_code import close_from_git
 
@@ -222,7 +223,7 @@ def _close_resolved_flags(config: Config) -> None:
     except Exception:  # no feedback database here (or not migrated): nothing to close
         return
     lib = load_library(Path(config.articles_dir), use_git=False)
-    service = FeedbackService(database, lambda: lib.departments, site_url=config.site_url)
+    service = FeedbackService(database, lambda: lib, SiteUrls(config.site_url, config.diff_url), Channels.from_config(config))
     closed = close_from_git(service, Path(config.articles_dir))
     if closed:
         click.echo(f"Resolved feedback from commits: {', '.join(f'#{i}' for i in closed)}")
@@ -317,15 +318,6 @@ def eval_cmd(articles: Path | None, index: Path | None, queries_path: Path, qrel
         click.echo(format_report(report))
 
 
-def _mail_settings(config: Config):  # noqa: ANN202
-    from .feedback.outbox import MailSettings
-
-    return MailSettings(
-        host=config.smtp_host, port=config.smtp_port, sender=config.smtp_from, username=config.smtp_user,
-        password=config.smtp_password, starttls=config.smtp_starttls,
-    )
-
-
 def _database(config: Config):  # noqa: ANN202
     from .feedback import Database
 
@@ -361,12 +353,14 @@ def outbox_deliver(watch: bool) -> None:
     """Send due emails and webhooks (retrying failures with backoff)."""
     import time
 
+    from .feedback import Channels
     from .feedback.outbox import deliver_due
 
     config = _config()
     database = _database(config)
+    channels = Channels.from_config(config)
     while True:
-        report = deliver_due(database, _mail_settings(config))
+        report = deliver_due(database, channels)
         if report.sent or report.failed or report.dead or not watch:
             click.echo(f"sent {report.sent}, will retry {report.failed}, gave up {report.dead}")
         if not watch:

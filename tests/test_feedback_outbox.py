@@ -12,11 +12,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from kb.feedback import FeedbackService
+from kb.config import Config
+from kb.feedback import Channels
 from kb.feedback.models import OutboxMessage
-from kb.feedback.outbox import MailSettings, backoff, deliver_due
+from kb.feedback.outbox import backoff, deliver_due
 
-from .test_feedback_service import DEPARTMENTS, Clock, article
+from .test_feedback_service import DEPARTMENTS, Clock, article, library, service
 
 
 def free_port() -> int:
@@ -87,9 +88,9 @@ def test_mail_server_down_then_up_delivers_exactly_once(db, smtp, webhook):
     deps = dict(DEPARTMENTS)
     deps["payroll"] = type(deps["payroll"])(**{**deps["payroll"].__dict__, "notify": {"email": ["payroll-kb@x.example"], "webhook": url}})
     clock = Clock()
-    svc = FeedbackService(db, lambda: deps, now=clock)
+    mail = Channels.from_config(Config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example"))
+    svc = service(db, library(departments=deps), clock, mail)
     svc.vote(voter="e", reporter="e@x.example", article=article(), helpful=False, reason="outdated", comment="Old", notify=True)
-    mail = MailSettings(host="127.0.0.1", port=smtp.port, sender="kb@x.example", timeout=3)
 
     # The mail server is down: the email waits, the webhook goes out.
     first = deliver_due(db, mail, now=clock)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from kb.config import Config
+from kb.content import Library
 from kb.content.departments import parse_response_target
 from kb.content.models import Article, Contact, Department, GitInfo
+from kb.content.urls import SiteUrls
 from kb.feedback import (
+    Channels,
     FeedbackService,
     InvalidInputError,
     InvalidTransitionError,
@@ -40,9 +45,23 @@ class Clock:
         return self.t
 
 
-def article(path="payroll/pay.md", dept="payroll", content_hash="h1"):
+def article(path="payroll/pay.md", dept="payroll", content_hash="h1", commit="abc123"):
     return Article(path=path, slug=path[:-3], title="Pay schedule", department=dept, lang="en", body="",
-                   content_hash=content_hash, git=GitInfo("abc123", datetime.now(UTC), "A", "a@x"))
+                   content_hash=content_hash, git=GitInfo(commit, datetime.now(UTC), "A", "a@x"))
+
+
+def library(*articles, departments=DEPARTMENTS):
+    """A Library of ``articles`` (default: the pay schedule) and ``departments``."""
+    lib = Library(root=Path("articles"), articles={a.path: a for a in articles or [article()]}, departments=departments)
+    lib.index()
+    return lib
+
+
+def service(db, lib=None, clock=None, channels=None, urls=None):
+    """A FeedbackService over ``lib`` as the tests build it: default Config channels, http://kb.test."""
+    lib = lib or library()
+    return FeedbackService(db, lambda: lib, urls or SiteUrls("http://kb.test"), channels or Channels.from_config(Config()),
+                           now=clock or Clock())
 
 
 @pytest.fixture
@@ -52,7 +71,7 @@ def clock():
 
 @pytest.fixture
 def svc(db, clock):
-    return FeedbackService(db, lambda: DEPARTMENTS, site_url="http://kb.test", now=clock)
+    return service(db, clock=clock)
 
 
 def who(email):

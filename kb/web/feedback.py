@@ -9,10 +9,13 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from ..feedback import FeedbackError, FeedbackService, Receipt
+from ..feedback import COMMENT_MAX, QUERY_MAX, FeedbackError, FeedbackService, Receipt
 from ..feedback.identity import demo_people
+from ..feedback.rules import ACTIONS
 from . import library
 from .filters import safe_next
 from .security import DEV_SESSION_KEY, current_person, limiter, person_key
@@ -22,6 +25,37 @@ bp = Blueprint("feedback", __name__)
 
 def _service() -> FeedbackService:
     return current_app.extensions["kb_feedback"]
+
+
+@bp.app_context_processor
+def feedback_limits() -> dict:
+    """The service's limits, for the forms: one number, no copies in the templates."""
+    return {"comment_max": COMMENT_MAX, "comment_max_text": format_number(COMMENT_MAX)}
+
+
+#: What a reader is told for each FeedbackError code (str(exc) is English, for logs).
+ERROR_MESSAGES = {
+    "reason_required": _l("Tell us what was wrong: choose a reason."),
+    "bad_reason": _l("Choose one of the reasons in the list."),
+    "comment_too_long": _l("Comments can be up to %(max)s characters."),
+    "choose_department": _l("Choose the department that should answer."),
+    "empty_gap": _l("Say what you were looking for."),
+    "note_required": _l("%(action)s: say why in a note."),
+    "bad_transition": _l("“%(action)s” is not possible for this flag now."),
+    "unknown_action": _l("Choose an action."),
+    "not_found": _l("There is no flag #%(id)s."),
+}
+
+
+def error_message(exc: FeedbackError) -> str:
+    """The reader's translated message for a service error."""
+    params = dict(exc.params)
+    if "max" in params:
+        params["max"] = format_number(params["max"])
+    if params.get("action") in ACTIONS:
+        params["action"] = _(ACTIONS[params["action"]].label)
+    message = ERROR_MESSAGES.get(exc.code)
+    return str(message) % params if message is not None else _("Something went wrong. Please try again.")
 
 
 def _limits() -> str:
@@ -93,18 +127,15 @@ def article_feedback():  # noqa: ANN201
     helpful = request.form.get("helpful")
     if helpful not in ("yes", "no"):
         return _error(_("Choose Yes or No."), back)
-    reason = request.form.get("reason") or None
-    if helpful == "no" and not reason:
-        return _error(_("Tell us what was wrong: choose a reason."), back)
     voter, reporter = _who()
     try:
         receipt = _service().vote(
-            voter=voter, reporter=reporter, article=art, helpful=helpful == "yes", reason=reason,
-            comment=request.form.get("comment"), section=request.form.get("section") or None,
-            notify=request.form.get("notify") == "1",
+            voter=voter, reporter=reporter, article=art, helpful=helpful == "yes",
+            reason=request.form.get("reason") or None, comment=request.form.get("comment"),
+            section=request.form.get("section") or None, notify=request.form.get("notify") == "1",
         )
     except FeedbackError as exc:
-        return _error(str(exc), back)
+        return _error(error_message(exc), back)
     return _answer(receipt_message(receipt, helpful == "yes"), back, receipt)
 
 
@@ -112,7 +143,7 @@ def article_feedback():  # noqa: ANN201
 @limiter.limit(_limits, key_func=person_key, methods=["POST"])
 @limiter.limit(_address_limits, methods=["POST"])
 def gap_feedback():  # noqa: ANN201
-    query = (request.form.get("query") or "")[:500]
+    query = (request.form.get("query") or "")[:QUERY_MAX]
     back = url_for("search.search_page", q=query) + "#gap"
     voter, reporter = _who()
     try:
@@ -121,7 +152,7 @@ def gap_feedback():  # noqa: ANN201
             comment=request.form.get("comment"), notify=request.form.get("notify") == "1",
         )
     except FeedbackError as exc:
-        return _error(str(exc), back)
+        return _error(error_message(exc), back)
     return _answer(receipt_message(receipt), back, receipt)
 
 
