@@ -10,6 +10,7 @@ import io
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..feedback import FeedbackError, FeedbackService, FlagView, NotFoundError, PermissionDeniedError, Person
@@ -50,7 +51,7 @@ def _views(person: Person, args: dict[str, str]) -> list[FlagView]:
 
 
 @bp.get("/flags")
-def flags():  # noqa: ANN201
+def flags() -> ResponseReturnValue:
     person = _require_triager()
     args = _filter_args()
     return render_template(
@@ -65,7 +66,7 @@ def _spreadsheet_safe(value: object) -> object:
 
 
 @bp.get("/flags.<fmt>")
-def export(fmt: str):  # noqa: ANN201
+def export(fmt: str) -> ResponseReturnValue:
     person = _require_triager()
     if fmt not in ("json", "csv"):
         abort(404)
@@ -83,7 +84,7 @@ def export(fmt: str):  # noqa: ANN201
 
 
 @bp.post("/flags/bulk")
-def bulk():  # noqa: ANN201
+def bulk() -> ResponseReturnValue:
     person = _require_triager()
     ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()]
     action = request.form.get("action")
@@ -104,7 +105,7 @@ def bulk():  # noqa: ANN201
 
 
 @bp.get("/flags/<int:flag_id>")
-def flag_detail(flag_id: int):  # noqa: ANN201
+def flag_detail(flag_id: int) -> ResponseReturnValue:
     person = _require_triager()
     try:
         view = _service().view_flag(person, flag_id)
@@ -116,7 +117,7 @@ def flag_detail(flag_id: int):  # noqa: ANN201
 
 
 @bp.post("/flags/<int:flag_id>")
-def flag_action(flag_id: int):  # noqa: ANN201
+def flag_action(flag_id: int) -> ResponseReturnValue:
     person = _require_triager()
     action = request.form.get("action", "")
     try:

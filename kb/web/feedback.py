@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -97,7 +98,7 @@ def receipt_message(receipt: Receipt, helpful: bool | None = None) -> str:
     return _("Thanks: %(department)s owns this and will look at it. Your reference is #%(id)s.", department=dep.name, id=receipt.flag_id)
 
 
-def _answer(message: str, back: str, receipt: Receipt, status: int = 200):  # noqa: ANN202
+def _answer(message: str, back: str, receipt: Receipt, status: int = 200) -> ResponseReturnValue:
     if wants_json():
         dep = receipt.department
         return jsonify(
@@ -109,7 +110,7 @@ def _answer(message: str, back: str, receipt: Receipt, status: int = 200):  # no
     return redirect(back)
 
 
-def _error(message: str, back: str, status: int = 400):  # noqa: ANN202
+def _error(message: str, back: str, status: int = 400) -> ResponseReturnValue:
     if wants_json():
         return jsonify(ok=False, message=message), status
     flash(message, "error")
@@ -119,7 +120,7 @@ def _error(message: str, back: str, status: int = 400):  # noqa: ANN202
 @bp.post("/feedback/article")
 @limiter.limit(_limits, key_func=person_key, methods=["POST"])
 @limiter.limit(_address_limits, methods=["POST"])
-def article_feedback():  # noqa: ANN201
+def article_feedback() -> ResponseReturnValue:
     art = library().articles.get(request.form.get("article", ""))
     if art is None:
         abort(404)
@@ -142,7 +143,7 @@ def article_feedback():  # noqa: ANN201
 @bp.post("/feedback/gap")
 @limiter.limit(_limits, key_func=person_key, methods=["POST"])
 @limiter.limit(_address_limits, methods=["POST"])
-def gap_feedback():  # noqa: ANN201
+def gap_feedback() -> ResponseReturnValue:
     query = (request.form.get("query") or "")[:QUERY_MAX]
     back = url_for("search.search_page", q=query) + "#gap"
     voter, reporter = _who()
@@ -157,7 +158,7 @@ def gap_feedback():  # noqa: ANN201
 
 
 @bp.post("/dev/switch")
-def dev_switch():  # noqa: ANN201
+def dev_switch() -> ResponseReturnValue:
     """Dev mode only: act as the demo employee, department owner or admin."""
     if not current_app.config["KB"].dev:
         abort(404)
