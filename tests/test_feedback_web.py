@@ -246,18 +246,30 @@ def test_server_refuses_an_outdated_schema(tmp_path):
         create_app(Config(articles_dir=PROJECT_ROOT / "articles", database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
 
 
-def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bundled_index):
-    root = make_articles({
-        "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n    response_target: 3 days\n",
-        "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
-    })
+LEAVE = {
+    "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n    response_target: 3 days\n",
+    "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
+}
+
+
+def tree_client(root, tmp_path, bundled_index, **config):
+    """A test client of the site over a small article tree (identity header trusted)."""
     app = create_app(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
-                            database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1",
-                            diff_url="https://git.example/kb/-/compare/{old}...{new}"))
+                            database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1", **config))
     app.testing = True
-    c = app.test_client()
+    return app, app.test_client()
+
+
+def say_no(c, path, page, **form):
+    """An employee's "No" with a reason on the article at ``path`` (shown at ``page``)."""
     c.post("/feedback/article", headers=as_user("e@x.example"), data={
-        "csrf_token": token(c, "/a/hr/leave"), "article": "hr/leave.md", "helpful": "no", "reason": "outdated"})
+        "csrf_token": token(c, page), "article": path, "helpful": "no", "reason": "outdated", **form})
+
+
+def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bundled_index):
+    root = make_articles(LEAVE)
+    _app, c = tree_client(root, tmp_path, bundled_index, diff_url="https://git.example/kb/-/compare/{old}...{new}")
+    say_no(c, "hr/leave.md", "/a/hr/leave")
     owner = as_user("o@x.example")
     assert "updated since this flag" not in c.get("/admin/flags/1", headers=owner).get_data(as_text=True)
     (root / "hr" / "leave.md").write_text("---\ntitle: Leave\n---\n## Days\n\n25 days.\n", encoding="utf-8")
@@ -266,10 +278,7 @@ def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bund
 
 
 def test_the_diff_link_comes_from_kb_diff_url(make_articles, tmp_path, bundled_index):
-    root = make_articles({
-        "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n",
-        "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
-    })
+    root = make_articles(LEAVE)
 
     def commit(message):
         git = ["git", "-c", "user.name=W", "-c", "user.email=w@x.example"]
@@ -279,13 +288,9 @@ def test_the_diff_link_comes_from_kb_diff_url(make_articles, tmp_path, bundled_i
 
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     old = commit("First")
-    app = create_app(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
-                            database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1",
-                            diff_url="https://git.example/kb/-/compare/{old}...{new}?file={path}"))
-    app.testing = True
-    c = app.test_client()
-    c.post("/feedback/article", headers=as_user("e@x.example"), data={
-        "csrf_token": token(c, "/a/hr/leave"), "article": "hr/leave.md", "helpful": "no", "reason": "outdated"})
+    _app, c = tree_client(root, tmp_path, bundled_index,
+                          diff_url="https://git.example/kb/-/compare/{old}...{new}?file={path}")
+    say_no(c, "hr/leave.md", "/a/hr/leave")
     (root / "hr" / "leave.md").write_text("---\ntitle: Leave\n---\n## Days\n\n25 days.\n", encoding="utf-8")
     new = commit("25 days")
     page = c.get("/admin/flags/1", headers=as_user("o@x.example")).get_data(as_text=True)
@@ -347,14 +352,10 @@ def test_a_resolved_flag_on_an_index_article_emails_a_working_url(make_articles,
         "departments.yml": "departments:\n  - id: people\n    name: People\n    owners: [o@x.example]\n",
         "people/onboarding/index.md": "---\ntitle: Onboarding\n---\n## Day one\n\nWelcome.\n",
     })
-    app = create_app(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
-                            database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1", site_url="https://kb.example"))
-    app.testing = True
-    c = app.test_client()
-    t = token(c, "/a/people/onboarding")
-    c.post("/feedback/article", headers=as_user("e@x.example"), data={
-        "csrf_token": t, "article": "people/onboarding/index.md", "helpful": "no", "reason": "unclear", "notify": "1"})
-    c.post("/admin/flags/1", headers=as_user("o@x.example"), data={"csrf_token": t, "action": "resolve", "note": "Clearer"})
+    app, c = tree_client(root, tmp_path, bundled_index, site_url="https://kb.example")
+    say_no(c, "people/onboarding/index.md", "/a/people/onboarding", notify="1")
+    c.post("/admin/flags/1", headers=as_user("o@x.example"),
+           data={"csrf_token": token(c, "/a/people/onboarding"), "action": "resolve", "note": "Clearer"})
     with app.extensions["kb_db"].session() as s:
         [mail] = s.scalars(select(OutboxMessage).where(OutboxMessage.target == "e@x.example"))
     link = re.search(r"https://kb\.example(/a/\S+)", mail.payload["body"]).group(1)
