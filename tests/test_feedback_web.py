@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from kb import create_app
 from kb.config import PROJECT_ROOT, Config
-from kb.feedback import COMMENT_MAX
+from kb.feedback import COMMENT_MAX, REASONS
 from kb.feedback.db import SchemaOutdatedError
 from kb.feedback.models import Flag, OutboxMessage, SearchLog, Vote
 
@@ -318,10 +318,13 @@ def test_japanese_readers_get_translated_errors(make_app):
     assert message("/feedback/gap", query=" ", department="it-security") == "お探しの情報を入力してください。"
 
 
-def test_the_comment_limit_in_the_forms_is_the_services(make_app):
+def test_the_forms_show_the_services_rules(make_app):
     c = make_app().test_client()
     page = c.get("/a/payroll/pay-schedule", headers=as_user("e@x.example")).get_data(as_text=True)
     assert page.count(f'maxlength="{COMMENT_MAX}"') == 1 and "Up to 2,000 characters." in page
+    reasons = page.split('id="fb-reason"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\w*)">', reasons) == ["", *REASONS]
+    assert "Missing information" in reasons
     gap = c.get("/search?q=zzzqqqxxyyzz", headers={"Accept-Language": "ja"}).get_data(as_text=True)
     assert f'maxlength="{COMMENT_MAX}"' in gap and "2,000 文字以内で入力してください。" in gap
 

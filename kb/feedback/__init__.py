@@ -4,13 +4,12 @@ from .channels import Channel, Channels, EmailChannel, Notice, WebhookChannel
 from .db import Database, SchemaOutdatedError
 from .errors import FeedbackError, InvalidInputError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import COMMENT_MAX, QUERY_MAX
-from .rules import Action
+from .rules import COMMENT_MAX, QUERY_MAX, REASONS, Action
 from .service import FeedbackService, Receipt
 from .views import FlagView
 
 __all__ = [
     "COMMENT_MAX", "QUERY_MAX", "Action", "Channel", "Channels", "Database", "EmailChannel", "FeedbackError",
     "FeedbackService", "FlagView", "InvalidInputError", "InvalidTransitionError", "NotFoundError", "Notice",
-    "Person", "PermissionDeniedError", "Receipt", "SchemaOutdatedError", "WebhookChannel",
+    "Person", "PermissionDeniedError", "REASONS", "Receipt", "SchemaOutdatedError", "WebhookChannel",
 ]

@@ -64,9 +64,8 @@ class Channel:
         raise NotImplementedError
 
     def messages(self, notice: Notice, targets: Iterable[str]) -> list[OutboxMessage]:
-        payload = self.render(notice)
         return [
-            OutboxMessage(kind=self.name, target=t, payload=payload, dedupe_key=self.dedupe_key(notice, t))
+            OutboxMessage(kind=self.name, target=t, payload=self.render(notice), dedupe_key=self.dedupe_key(notice, t))
             for t in targets
         ]
 

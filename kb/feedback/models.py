@@ -7,11 +7,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-REASONS = ("outdated", "incorrect", "unclear", "missing", "broken_link", "other")
-STATUSES = ("new", "acknowledged", "resolved", "declined")
-COMMENT_MAX = 2000  # characters of a comment; the forms say so and enforce it too
-QUERY_MAX = 500  # characters of a search query kept (the column's size)
-SECTION_MAX = 300
+from .rules import QUERY_MAX, SECTION_MAX
+
 KEY_MAX = 200  # characters of an outbox dedupe key
 
 

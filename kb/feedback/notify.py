@@ -6,20 +6,12 @@ from ..content.models import Department
 from ..content.urls import SiteUrls
 from .channels import Notice
 from .models import Flag
-
-REASON_TEXT = {
-    "outdated": "outdated",
-    "incorrect": "incorrect",
-    "unclear": "unclear",
-    "missing": "missing information",
-    "broken_link": "broken link",
-    "other": "other",
-}
+from .rules import REASON_LABELS
 
 
 def flag_notice(flag: Flag, dep: Department | None, title: str, urls: SiteUrls) -> Notice:
     """Tell the owning department about a new flag."""
-    reason = REASON_TEXT.get(flag.reason or "", flag.reason)
+    reason = REASON_LABELS[flag.reason].lower() if flag.reason in REASON_LABELS else flag.reason
     if flag.kind == "gap":
         subject = f"[kb] Content gap #{flag.id}: “{title[:80]}”"
         lines = [f"An employee could not find an answer for: {flag.query}"]

@@ -9,16 +9,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import InvalidInputError, InvalidTransitionError
-from .models import COMMENT_MAX, QUERY_MAX, REASONS, SECTION_MAX
 
-#: The statuses a department still has to act on.
+COMMENT_MAX = 2000  # characters of a comment; the forms show and enforce the same number
+QUERY_MAX = 500  # characters of a search query kept (the column's size)
+SECTION_MAX = 300
+
+#: The statuses a department still has to act on, and the ones it is done with.
 OPEN_STATUSES = ("new", "acknowledged")
 CLOSED_STATUSES = ("resolved", "declined")
+STATUSES = OPEN_STATUSES + CLOSED_STATUSES
 
 
 def N_(text: str) -> str:  # noqa: N802 (the gettext convention Babel extracts)
     """Mark a UI string for translation without translating it here (no Flask in kb.feedback)."""
     return text
+
+
+#: Why an article did not help, in the order the form offers them; labels are msgids.
+REASON_LABELS: dict[str, str] = {
+    "outdated": N_("Outdated"),
+    "incorrect": N_("Incorrect"),
+    "unclear": N_("Unclear"),
+    "missing": N_("Missing information"),
+    "broken_link": N_("Broken link"),
+    "other": N_("Other"),
+}
+REASONS = tuple(REASON_LABELS)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,15 @@ from .db import Database
 from .due import due_date
 from .errors import InvalidInputError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import QUERY_MAX, REASONS, STATUSES, Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
+from .models import Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
 from .notify import flag_notice, resolution_notice
 from .rules import (
     ACTIONS,
     CLOSED_STATUSES,
     OPEN_STATUSES,
+    QUERY_MAX,
+    REASONS,
+    STATUSES,
     Action,
     allowed_actions,
     check_action,

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..feedback import FeedbackError, FeedbackService, FlagView, NotFoundError, PermissionDeniedError, Person
-from ..feedback.models import REASONS, STATUSES
+from ..feedback.rules import REASONS, STATUSES
 from ..feedback.views import EXPORT_FIELDS
 from .feedback import error_message
 from .security import current_person

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..feedback import COMMENT_MAX, QUERY_MAX, FeedbackError, FeedbackService, Receipt
 from ..feedback.identity import demo_people
-from ..feedback.rules import ACTIONS
+from ..feedback.rules import ACTIONS, REASON_LABELS
 from . import library
 from .filters import safe_next
 from .security import DEV_SESSION_KEY, current_person, limiter, person_key
@@ -29,9 +29,9 @@ def _service() -> FeedbackService:
 
 
 @bp.app_context_processor
-def feedback_limits() -> dict:
-    """The service's limits, for the forms: one number, no copies in the templates."""
-    return {"comment_max": COMMENT_MAX, "comment_max_text": format_number(COMMENT_MAX)}
+def feedback_context() -> dict:
+    """The service's rules the forms show (reasons, the comment limit): no copies in the templates."""
+    return {"comment_max": COMMENT_MAX, "comment_max_text": format_number(COMMENT_MAX), "feedback_reasons": REASON_LABELS}
 
 
 #: What a reader is told for each FeedbackError code (str(exc) is English, for logs).
