@@ -45,7 +45,6 @@ def create_app(kb: KB | None = None) -> Flask:
     )
     app.config.update(
         SECRET_KEY=_secret_key(app, config),
-        KB=config,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Local runs are plain http on 127.0.0.1; everywhere else cookies need TLS.

@@ -22,9 +22,10 @@ from . import indexing
 from .config import Config
 from .content import ContentStore, Library, Problem, check_library
 from .content.urls import SiteUrls
-from .feedback import Database, FeedbackService
+from .feedback import Channels, Database, FeedbackService
 from .feedback.db import check_schema
 from .feedback.docs_as_code import close_from_git
+from .feedback.outbox import DeliveryReport, deliver_due, start_worker
 
 
 class KB:
@@ -94,8 +95,21 @@ class KB:
         return Database(self.config.resolved_database_url())
 
     @cached_property
+    def channels(self) -> Channels:
+        """Where notifications go (email, webhooks, ...), configured once."""
+        return Channels.from_config(self.config)
+
+    @cached_property
     def feedback(self) -> FeedbackService:
-        return FeedbackService(self.db, lambda: self.library.departments, site_url=self.config.site_url)
+        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
+
+    def deliver_outbox(self) -> DeliveryReport:
+        """Send the notifications that are due, once."""
+        return deliver_due(self.db, self.channels)
+
+    def start_outbox_worker(self, log: Callable[[str], None]) -> None:
+        """Deliver notifications from a background thread of this process."""
+        start_worker(self.db, self.channels, log=log)
 
     def check_schema(self) -> None:
         """Raise SchemaOutdatedError unless the database is migrated (``kb db upgrade``)."""

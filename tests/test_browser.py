@@ -142,7 +142,6 @@ def loop_server(bundled_index, tmp_path):
 
 
 def test_the_whole_feedback_loop(loop_server, browser):
-    from kb.feedback.outbox import MailSettings, deliver_due
 
     url, app, inbox = loop_server
     page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -176,8 +175,7 @@ def test_the_whole_feedback_loop(loop_server, browser):
     page.screenshot(path=str(ARTIFACTS / "flag-resolved.png"), full_page=True)
 
     # 3. The outbox tells the employee, through a real SMTP server.
-    cfg = app.config["KB"]
-    report = deliver_due(app.extensions["kb"].db, MailSettings(host=cfg.smtp_host, port=cfg.smtp_port, sender=cfg.smtp_from))
+    report = app.extensions["kb"].deliver_outbox()
     assert report.sent >= 1 and report.failed == 0
     to_employee = [m for m in inbox.messages if m.rcpt_tos == ["alex.employee@meridian.example"]]
     assert len(to_employee) == 1

@@ -7,8 +7,10 @@ import subprocess
 from click.testing import CliRunner
 
 from kb.cli import main
+from kb.config import Config
 from kb.content import load_library
-from kb.feedback import Database, FeedbackService
+from kb.content.urls import SiteUrls
+from kb.feedback import Channels, Database, FeedbackService
 from kb.feedback.identity import person_for
 
 from .conftest import sqlite_url
@@ -32,7 +34,7 @@ def test_commit_resolves_flag_on_index(tmp_path):
     url = sqlite_url(tmp_path)
     db = Database(url)
     lib = load_library(repo)
-    svc = FeedbackService(db, lambda: lib.departments)
+    svc = FeedbackService(db, lambda: lib, SiteUrls("http://kb.test"), Channels.from_config(Config()))
     flag = svc.vote(voter="e", reporter="e@x.example", article=lib.articles["payroll/pay.md"], helpful=False,
                     reason="outdated", notify=True).flag_id
     other = svc.flag_gap(reporter=None, query="bonus", department="payroll").flag_id

@@ -12,11 +12,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from kb.feedback import FeedbackService
-from kb.feedback.models import OutboxMessage
-from kb.feedback.outbox import MailSettings, backoff, deliver_due
+from kb.config import Config
+from kb.content.models import Department
+from kb.feedback import Channels, WebhookChannel
+from kb.feedback import channels as channels_module
+from kb.feedback.models import KEY_MAX, OutboxMessage
+from kb.feedback.outbox import backoff, deliver_due
 
-from .test_feedback_service import DEPARTMENTS, Clock, article
+from .test_feedback_service import DEPARTMENTS, Clock, article, library, service
 
 
 def free_port() -> int:
@@ -87,9 +90,9 @@ def test_mail_server_down_then_up_delivers_exactly_once(db, smtp, webhook):
     deps = dict(DEPARTMENTS)
     deps["payroll"] = type(deps["payroll"])(**{**deps["payroll"].__dict__, "notify": {"email": ["payroll-kb@x.example"], "webhook": url}})
     clock = Clock()
-    svc = FeedbackService(db, lambda: deps, now=clock)
+    mail = Channels.from_config(Config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example"))
+    svc = service(db, library(departments=deps), clock, mail)
     svc.vote(voter="e", reporter="e@x.example", article=article(), helpful=False, reason="outdated", comment="Old", notify=True)
-    mail = MailSettings(host="127.0.0.1", port=smtp.port, sender="kb@x.example", timeout=3)
 
     # The mail server is down: the email waits, the webhook goes out.
     first = deliver_due(db, mail, now=clock)
@@ -121,3 +124,46 @@ def test_backoff_grows_and_is_capped():
     assert backoff(1) == timedelta(seconds=30)
     assert backoff(2) == timedelta(seconds=60)
     assert backoff(30) == timedelta(hours=3)
+
+
+class Teams(WebhookChannel):
+    """A Microsoft Teams incoming webhook: the whole of what a new channel takes."""
+
+    name = "teams"
+
+    def render(self, notice):
+        return {"@type": "MessageCard", "title": notice.subject, "text": notice.body}
+
+
+def test_a_new_channel_is_one_class_and_one_registry_line(db, webhook, monkeypatch):
+    url, received = webhook
+    monkeypatch.setattr(channels_module, "CHANNEL_TYPES", (*channels_module.CHANNEL_TYPES, Teams))  # the registry line
+    channels = Channels.from_config(Config())
+    assert channels.names == ("email", "webhook", "teams") and Channels.known() == channels.names
+    deps = {"it": Department("it", "IT", notify={"teams": url})}
+    svc = service(db, library(article("it/vpn.md", dept="it"), departments=deps), channels=channels)
+    svc.vote(voter="e", reporter=None, article=article("it/vpn.md", dept="it"), helpful=False, reason="unclear")
+    assert deliver_due(db, channels).sent == 1
+    [card] = received
+    assert card["@type"] == "MessageCard" and card["title"].startswith("[kb] Feedback #1")
+    assert "Triage it: http://kb.test/admin/flags/1" in card["text"]
+
+
+def test_a_message_for_a_channel_this_process_lacks_waits(db):
+    svc = service(db)  # payroll: email and a webhook
+    svc.vote(voter="e", reporter=None, article=article(), helpful=False, reason="unclear")
+    report = deliver_due(db, Channels([]), now=Clock())
+    assert (report.sent, report.failed) == (0, 2)
+    with db.session() as s:
+        assert {m.last_error.split(":")[0] for m in s.scalars(select(OutboxMessage))} == {"UnknownChannelError"}
+
+
+def test_a_long_webhook_url_still_fits_the_dedupe_key(db):
+    long_url = "https://hooks.example/" + "x" * 400
+    deps = {"it": Department("it", "IT", notify={"webhook": long_url, "email": ["not-an-address", "it@x.example"]})}
+    svc = service(db, library(article("it/vpn.md", dept="it"), departments=deps))
+    svc.vote(voter="e", reporter=None, article=article("it/vpn.md", dept="it"), helpful=False, reason="unclear")
+    with db.session() as s:
+        rows = {m.kind: m for m in s.scalars(select(OutboxMessage))}
+    assert set(rows) == {"email", "webhook"} and rows["email"].target == "it@x.example"
+    assert rows["webhook"].target == long_url and len(rows["webhook"].dedupe_key) <= KEY_MAX

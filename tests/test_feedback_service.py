@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from kb.config import Config
+from kb.content import Library
 from kb.content.departments import parse_response_target
+from kb.content.links import article_slug
 from kb.content.models import Article, Contact, Department, GitInfo
+from kb.content.urls import SiteUrls
 from kb.feedback import (
+    Channels,
     FeedbackService,
     InvalidInputError,
     InvalidTransitionError,
@@ -40,9 +46,23 @@ class Clock:
         return self.t
 
 
-def article(path="payroll/pay.md", dept="payroll", content_hash="h1"):
-    return Article(path=path, slug=path[:-3], title="Pay schedule", department=dept, lang="en", body="",
-                   content_hash=content_hash, git=GitInfo("abc123", datetime.now(UTC), "A", "a@x"))
+def article(path="payroll/pay.md", dept="payroll", content_hash="h1", commit="abc123"):
+    return Article(path=path, slug=article_slug(path), title="Pay schedule", department=dept, lang="en", body="",
+                   content_hash=content_hash, git=GitInfo(commit, datetime.now(UTC), "A", "a@x"))
+
+
+def library(*articles, departments=DEPARTMENTS):
+    """A Library of ``articles`` (default: the pay schedule) and ``departments``."""
+    lib = Library(root=Path("articles"), articles={a.path: a for a in articles or [article()]}, departments=departments)
+    lib.index()
+    return lib
+
+
+def service(db, lib=None, clock=None, channels=None, urls=None):
+    """A FeedbackService over ``lib`` as the tests build it: default Config channels, http://kb.test."""
+    lib = lib or library()
+    return FeedbackService(db, lambda: lib, urls or SiteUrls("http://kb.test"), channels or Channels.from_config(Config()),
+                           now=clock or Clock())
 
 
 @pytest.fixture
@@ -52,7 +72,7 @@ def clock():
 
 @pytest.fixture
 def svc(db, clock):
-    return FeedbackService(db, lambda: DEPARTMENTS, site_url="http://kb.test", now=clock)
+    return service(db, clock=clock)
 
 
 def who(email):
@@ -223,3 +243,91 @@ def test_events_are_an_audit_log(svc, db):
     assert [(e.action, e.actor) for e in events] == [
         ("created", None), ("assigned", "pat.owner@x.example"), ("resolve", "pat.owner@x.example"),
     ]
+
+
+def test_no_without_a_reason_is_refused_by_the_service(svc, db):
+    """Regression: the service accepted helpful=False, reason=None and made no flag."""
+    with pytest.raises(InvalidInputError) as err:
+        svc.vote(voter="v", reporter="v@x.example", article=article(), helpful=False, reason=None)
+    assert err.value.code == "reason_required"
+    with db.session() as s:
+        assert s.scalar(select(Vote)) is None and s.scalar(select(Flag)) is None
+
+
+def _resolve_without_note(svc):
+    fid = svc.flag_gap(reporter=None, query="x", department="payroll").flag_id
+    svc.transition(who("pat.owner@x.example"), fid, "resolve", "  ")
+
+
+def _acknowledge_twice(svc):
+    fid = svc.flag_gap(reporter=None, query="x", department="payroll").flag_id
+    svc.transition(who("pat.owner@x.example"), fid, "acknowledge")
+    svc.transition(who("pat.owner@x.example"), fid, "acknowledge")
+
+
+@pytest.mark.parametrize("call, error, code, params", [
+    (lambda svc: svc.vote(voter="v", reporter=None, article=article(), helpful=False, reason="because"),
+     InvalidInputError, "bad_reason", {"reason": "because"}),
+    (lambda svc: svc.vote(voter="v", reporter=None, article=article(), helpful=False, reason="other", comment="x" * 2001),
+     InvalidInputError, "comment_too_long", {"max": 2000}),
+    (lambda svc: svc.flag_gap(reporter=None, query="dental", department="nope"), InvalidInputError, "choose_department", {}),
+    (lambda svc: svc.flag_gap(reporter=None, query="  ", department="it", comment=" "), InvalidInputError, "empty_gap", {}),
+    (_resolve_without_note, InvalidInputError, "note_required", {"action": "resolve"}),
+    (_acknowledge_twice, InvalidTransitionError, "bad_transition", {"action": "acknowledge", "status": "acknowledged"}),
+    (lambda svc: svc.transition(who("ada.admin@x.example"), svc.flag_gap(reporter=None, query="x", department="it").flag_id,
+                                "explode"), InvalidTransitionError, "unknown_action", {"action": "explode"}),
+    (lambda svc: svc.get_flag(who("ada.admin@x.example"), 9999), NotFoundError, "not_found", {"id": 9999}),
+    (lambda svc: svc.list_flags(who("e@x.example")), PermissionDeniedError, "forbidden", {}),
+])
+def test_errors_carry_a_stable_code(svc, call, error, code, params):
+    with pytest.raises(error) as err:
+        call(svc)
+    assert (err.value.code, err.value.params) == (code, params)
+
+
+def test_allowed_actions_are_the_state_machine(svc):
+    owner = who("pat.owner@x.example")
+    fid = svc.flag_gap(reporter=None, query="x", department="payroll").flag_id
+
+    def actions():
+        flag = svc.get_flag(owner, fid)
+        assert svc.allowed_actions(flag) == svc.describe(flag).actions
+        return [(a.name, a.needs_note) for a in svc.allowed_actions(flag)]
+
+    assert actions() == [("acknowledge", False), ("resolve", True), ("decline", True)]
+    svc.transition(owner, fid, "acknowledge")
+    assert actions() == [("resolve", True), ("decline", True)]
+    svc.transition(owner, fid, "decline", "not ours")
+    assert actions() == [("reopen", False)]
+
+
+def test_describe_says_overdue_and_article_changed_with_the_diff_link(db, clock):
+    lib = library()
+    svc = service(db, lib, clock, urls=SiteUrls("http://kb.test", "https://git.example/compare/{old}...{new}?path={path}"))
+    owner = who("pat.owner@x.example")
+    fid = svc.vote(voter="e", reporter=None, article=article(), helpful=False, reason="outdated").flag_id
+    view = svc.describe(svc.get_flag(owner, fid))
+    assert (view.overdue, view.article_changed, view.diff_url) == (False, False, None)
+    assert (view.article_title, view.article_slug) == ("Pay schedule", "payroll/pay")
+    # The article is edited and committed; the department's two business days pass.
+    lib.articles["payroll/pay.md"] = article(content_hash="h2", commit="def456")
+    clock.t += timedelta(days=5)
+    [view] = svc.flag_views(owner)
+    assert view.overdue and view.article_changed
+    assert view.diff_url == "https://git.example/compare/abc123...def456?path=payroll/pay.md"
+    assert view.as_dict()["overdue"] is True and view.as_dict()["due_at"].startswith("2026-11-24")
+    svc.transition(owner, fid, "resolve", "Updated")
+    assert not svc.describe(svc.get_flag(owner, fid)).overdue  # closed flags are never overdue
+
+
+def test_resolution_email_links_an_index_article_to_its_folder(db, clock):
+    """Regression: /a/people/onboarding/index was a 404; the site serves /a/people/onboarding."""
+    people = Department("people", "People", owners=["pp.owner@x.example"])
+    onboarding = article("people/onboarding/index.md", dept="people")
+    svc = service(db, library(onboarding, departments={"people": people}), clock)
+    fid = svc.vote(voter="e", reporter="e@x.example", article=onboarding, helpful=False, reason="unclear", notify=True).flag_id
+    svc.transition(person_for("pp.owner@x.example", {"people": people}, set()), fid, "resolve", "Rewrote day one")
+    with db.session() as s:
+        [mail] = [m for m in s.scalars(select(OutboxMessage)) if m.target == "e@x.example"]
+    assert "http://kb.test/a/people/onboarding\n" in mail.payload["body"]
+    assert "/index" not in mail.payload["body"]

@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
 
 import pytest
 from sqlalchemy import select
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
+from kb.feedback import COMMENT_MAX, REASONS
 from kb.feedback.db import SchemaOutdatedError
-from kb.feedback.models import Flag, SearchLog, Vote
+from kb.feedback.models import Flag, OutboxMessage, SearchLog, Vote
 
 from .conftest import sqlite_url
 
@@ -244,20 +246,120 @@ def test_server_refuses_an_outdated_schema(tmp_path):
         create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", database_url=f"sqlite:///{tmp_path / 'empty.db'}")))
 
 
-def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bundled_index):
-    root = make_articles({
-        "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n    response_target: 3 days\n",
-        "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
-    })
+LEAVE = {
+    "departments.yml": "departments:\n  - id: hr\n    name: HR\n    owners: [o@x.example]\n    response_target: 3 days\n",
+    "hr/leave.md": "---\ntitle: Leave\n---\n## Days\n\n20 days.\n",
+}
+
+
+def tree_client(root, tmp_path, bundled_index, **config):
+    """A test client of the site over a small article tree (identity header trusted)."""
     app = create_app(KB(Config(articles_dir=root, index_dir=bundled_index, secret_key="t", reload_seconds=0,
-                               database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1",
-                               diff_url="https://git.example/kb/-/compare/{old}...{new}")))
+                               database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1", **config)))
     app.testing = True
-    c = app.test_client()
+    return app, app.test_client()
+
+
+def say_no(c, path, page, **form):
+    """An employee's "No" with a reason on the article at ``path`` (shown at ``page``)."""
     c.post("/feedback/article", headers=as_user("e@x.example"), data={
-        "csrf_token": token(c, "/a/hr/leave"), "article": "hr/leave.md", "helpful": "no", "reason": "outdated"})
+        "csrf_token": token(c, page), "article": path, "helpful": "no", "reason": "outdated", **form})
+
+
+def test_flag_shows_that_the_article_changed_since(make_articles, tmp_path, bundled_index):
+    root = make_articles(LEAVE)
+    _app, c = tree_client(root, tmp_path, bundled_index, diff_url="https://git.example/kb/-/compare/{old}...{new}")
+    say_no(c, "hr/leave.md", "/a/hr/leave")
     owner = as_user("o@x.example")
     assert "updated since this flag" not in c.get("/admin/flags/1", headers=owner).get_data(as_text=True)
     (root / "hr" / "leave.md").write_text("---\ntitle: Leave\n---\n## Days\n\n25 days.\n", encoding="utf-8")
     assert "updated since this flag" in c.get("/admin/flags/1", headers=owner).get_data(as_text=True)
     assert c.get("/admin/flags.json", headers=owner).get_json()["flags"][0]["article_changed"] is True
+
+
+def test_the_diff_link_comes_from_kb_diff_url(make_articles, tmp_path, bundled_index):
+    root = make_articles(LEAVE)
+
+    def commit(message):
+        git = ["git", "-c", "user.name=W", "-c", "user.email=w@x.example"]
+        subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+        subprocess.run([*git, "commit", "-qm", message], cwd=root, check=True)
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    old = commit("First")
+    _app, c = tree_client(root, tmp_path, bundled_index,
+                          diff_url="https://git.example/kb/-/compare/{old}...{new}?file={path}")
+    say_no(c, "hr/leave.md", "/a/hr/leave")
+    (root / "hr" / "leave.md").write_text("---\ntitle: Leave\n---\n## Days\n\n25 days.\n", encoding="utf-8")
+    new = commit("25 days")
+    page = c.get("/admin/flags/1", headers=as_user("o@x.example")).get_data(as_text=True)
+    assert f'<a href="https://git.example/kb/-/compare/{old}...{new}?file=hr/leave.md">See what changed</a>' in page
+
+
+JA = {"Accept": "application/json", "Accept-Language": "ja"}
+
+
+def test_japanese_readers_get_translated_errors(make_app):
+    c = make_app().test_client()
+    h = {**JA, **as_user("e@x.example")}
+    t = token(c)
+
+    def message(url, **data):
+        resp = c.post(url, headers=h, data={"csrf_token": t, **data})
+        assert resp.status_code == 400
+        return resp.get_json()["message"]
+
+    vote = {"article": "payroll/pay-schedule.md", "helpful": "no"}
+    assert message("/feedback/article", **vote) == "どのような問題があったか、理由を選択してください。"
+    assert message("/feedback/article", **vote, reason="other", comment="x" * 2001) == "コメントは 2,000 文字以内で入力してください。"
+    assert message("/feedback/article", **vote, reason="because") == "一覧から理由を選択してください。"
+    assert message("/feedback/gap", query="vpn", department="nope") == "回答を依頼する部署を選択してください。"
+    assert message("/feedback/gap", query=" ", department="it-security") == "お探しの情報を入力してください。"
+
+
+def test_the_forms_show_the_services_rules(make_app):
+    c = make_app().test_client()
+    page = c.get("/a/payroll/pay-schedule", headers=as_user("e@x.example")).get_data(as_text=True)
+    assert page.count(f'maxlength="{COMMENT_MAX}"') == 1 and "Up to 2,000 characters." in page
+    reasons = page.split('id="fb-reason"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\w*)">', reasons) == ["", *REASONS]
+    assert "Missing information" in reasons
+    gap = c.get("/search?q=zzzqqqxxyyzz", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+    assert f'maxlength="{COMMENT_MAX}"' in gap and "2,000 文字以内で入力してください。" in gap
+
+
+def test_the_flag_page_offers_the_services_actions(make_app):
+    app = make_app()
+    seed_flags(app)
+    c = app.test_client()
+    h = as_user(payroll_owner(app))
+    fid = c.get("/admin/flags.json", headers=h).get_json()["flags"][0]["id"]
+
+    def offered():
+        return re.findall(r'name="action" value="(\w+)"', c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True))
+
+    assert offered() == ["acknowledge", "resolve", "decline", "assign"]
+    t = token(c)
+    c.post(f"/admin/flags/{fid}", headers={**h, "Accept-Language": "ja"}, data={"csrf_token": t, "action": "resolve"})
+    page = c.get(f"/admin/flags/{fid}", headers={**h, "Accept-Language": "ja"}).get_data(as_text=True)
+    assert "「解決済みにする」にはメモが必要です。" in page
+    c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "resolve", "note": "Fixed"})
+    assert offered() == ["reopen", "assign"]
+    c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "decline", "note": "again"})
+    assert "“Decline” is not possible for this flag now." in c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
+
+
+def test_a_resolved_flag_on_an_index_article_emails_a_working_url(make_articles, tmp_path, bundled_index):
+    root = make_articles({
+        "departments.yml": "departments:\n  - id: people\n    name: People\n    owners: [o@x.example]\n",
+        "people/onboarding/index.md": "---\ntitle: Onboarding\n---\n## Day one\n\nWelcome.\n",
+    })
+    app, c = tree_client(root, tmp_path, bundled_index, site_url="https://kb.example")
+    say_no(c, "people/onboarding/index.md", "/a/people/onboarding", notify="1")
+    c.post("/admin/flags/1", headers=as_user("o@x.example"),
+           data={"csrf_token": token(c, "/a/people/onboarding"), "action": "resolve", "note": "Clearer"})
+    with app.extensions["kb"].db.session() as s:
+        [mail] = s.scalars(select(OutboxMessage).where(OutboxMessage.target == "e@x.example"))
+    link = re.search(r"https://kb\.example(/a/\S+)", mail.payload["body"]).group(1)
+    assert link == "/a/people/onboarding" and c.get(link).status_code == 200

@@ -155,7 +155,7 @@ def test_no_asset_from_a_cdn(client):
 def test_edited_article_shows_without_restart(small_app, make_articles):
     client = small_app.test_client()
     assert "Dental" not in text(client.get("/d/benefits"))
-    root = small_app.config["KB"].articles_dir
+    root = small_app.extensions["kb"].config.articles_dir
     (root / "benefits" / "dental.md").write_text("---\ntitle: Dental\n---\nx\n", encoding="utf-8")
     assert "Dental" in text(client.get("/d/benefits"))
 

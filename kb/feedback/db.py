@@ -24,11 +24,6 @@ class SchemaOutdatedError(RuntimeError):
     """The database is behind the code's migrations."""
 
 
-def default_url(instance_dir: Path) -> str:
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance_dir / 'kb.sqlite3'}"
-
-
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

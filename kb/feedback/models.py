@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-REASONS = ("outdated", "incorrect", "unclear", "missing", "broken_link", "other")
-STATUSES = ("new", "acknowledged", "resolved", "declined")
-COMMENT_MAX = 2000
+from .rules import QUERY_MAX, SECTION_MAX
+
+KEY_MAX = 200  # characters of an outbox dedupe key
 
 
 def utcnow() -> datetime:
@@ -33,7 +33,7 @@ class Vote(Base):
     helpful: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(40))
     comment: Mapped[str | None] = mapped_column(Text)
-    section: Mapped[str | None] = mapped_column(String(300))
+    section: Mapped[str | None] = mapped_column(String(SECTION_MAX))
     content_hash: Mapped[str] = mapped_column(String(64))
     git_commit: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -50,8 +50,8 @@ class Flag(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "article" | "gap"
     department: Mapped[str] = mapped_column(String(100))
     article: Mapped[str | None] = mapped_column(String(500), index=True)
-    section: Mapped[str | None] = mapped_column(String(300))
-    query: Mapped[str | None] = mapped_column(String(500))
+    section: Mapped[str | None] = mapped_column(String(SECTION_MAX))
+    query: Mapped[str | None] = mapped_column(String(QUERY_MAX))
     reason: Mapped[str | None] = mapped_column(String(40))
     comment: Mapped[str | None] = mapped_column(Text)
     reporter: Mapped[str | None] = mapped_column(String(320))  # None when anonymous
@@ -92,7 +92,7 @@ class SearchLog(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    query: Mapped[str] = mapped_column(String(500))
+    query: Mapped[str] = mapped_column(String(QUERY_MAX))
     lang: Mapped[str] = mapped_column(String(8))
     department: Mapped[str | None] = mapped_column(String(100))
     results: Mapped[int] = mapped_column(Integer)
@@ -100,16 +100,16 @@ class SearchLog(Base):
 
 
 class OutboxMessage(Base):
-    """A side effect leaving the process (email, webhook), written with the change that causes it."""
+    """A side effect leaving the process (a channel's payload), written with the change that causes it."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # "email" | "webhook"
+    kind: Mapped[str] = mapped_column(String(20))  # the name of a channel in kb.feedback.channels
     target: Mapped[str] = mapped_column(String(1000))
     payload: Mapped[dict] = mapped_column(JSON)
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    dedupe_key: Mapped[str] = mapped_column(String(KEY_MAX), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

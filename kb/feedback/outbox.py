@@ -1,8 +1,8 @@
-"""Deliver outbox messages: SMTP email and Slack-compatible webhooks, with retries.
+"""Deliver outbox messages through their channels, with retries.
 
 A message is leased before sending (so two workers never send it at once),
-marked sent after the server accepted it, and retried with exponential
-backoff while the server is down, for up to MAX_ATTEMPTS tries (about two
+marked sent after the receiver accepted it, and retried with exponential
+backoff while the receiver is down, for up to MAX_ATTEMPTS tries (about two
 days). Each email carries a Message-ID derived from its dedupe key, so even a
 worker that dies between "accepted" and "marked sent" produces a duplicate a
 mail system can recognise.
@@ -10,17 +10,15 @@ mail system can recognise.
 
 from __future__ import annotations
 
-import json
-import smtplib
-import urllib.request
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 from sqlalchemy import or_, select
 
+from .channels import Channels
 from .db import Database
 from .models import OutboxMessage, utcnow
 
@@ -30,42 +28,8 @@ MAX_DELAY = 3 * 3600
 LEASE = timedelta(minutes=2)
 
 
-@dataclass(frozen=True)
-class MailSettings:
-    host: str = "127.0.0.1"
-    port: int = 25
-    sender: str = "kb@localhost"
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    timeout: float = 10.0
-
-
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)))
-
-
-def send_email(settings: MailSettings, msg: OutboxMessage) -> None:
-    email = EmailMessage()
-    email["From"] = settings.sender
-    email["To"] = msg.target
-    email["Subject"] = msg.payload.get("subject", "")
-    email["Message-ID"] = make_msgid(idstring=msg.dedupe_key.replace("@", "-"), domain="kb.local")
-    email.set_content(msg.payload.get("body", ""))
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
-        if settings.starttls:
-            smtp.starttls()
-        if settings.username:
-            smtp.login(settings.username, settings.password or "")
-        smtp.send_message(email)
-
-
-def send_webhook(msg: OutboxMessage, timeout: float = 10.0) -> None:
-    data = json.dumps(msg.payload).encode()
-    req = urllib.request.Request(msg.target, data=data, headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (configured URLs only)
-        if resp.status >= 300:
-            raise OSError(f"webhook answered {resp.status}")
 
 
 @dataclass
@@ -75,15 +39,8 @@ class DeliveryReport:
     dead: int = 0
 
 
-def deliver_due(
-    db: Database,
-    mail: MailSettings,
-    now: Callable[[], datetime] = utcnow,
-    limit: int = 50,
-) -> DeliveryReport:
-    """Send what is due; returns counts. Safe to run from several processes."""
-    report = DeliveryReport()
-    t = now()
+def _lease_due(db: Database, t: datetime, limit: int) -> list[int]:
+    """Claim up to ``limit`` due messages for LEASE; returns their ids."""
     with db.session() as s:
         due = list(
             s.scalars(
@@ -97,43 +54,55 @@ def deliver_due(
         )
         for m in due:
             m.status, m.leased_until = "sending", t + LEASE
-        ids = [m.id for m in due]
-    for mid in ids:
+        return [m.id for m in due]
+
+
+def _failed(m: OutboxMessage, exc: Exception, now: datetime, report: DeliveryReport) -> None:
+    m.attempts += 1
+    m.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    m.leased_until = None
+    if m.attempts >= MAX_ATTEMPTS:
+        m.status = "dead"
+        report.dead += 1
+    else:
+        m.status = "pending"
+        m.next_attempt_at = now + backoff(m.attempts)
+        report.failed += 1
+
+
+def deliver_due(
+    db: Database,
+    channels: Channels,
+    now: Callable[[], datetime] = utcnow,
+    limit: int = 50,
+) -> DeliveryReport:
+    """Send what is due, each message through the channel its ``kind`` names; returns counts.
+
+    Safe to run from several processes.
+    """
+    report = DeliveryReport()
+    for mid in _lease_due(db, now(), limit):
         with db.session() as s:
             m = s.get(OutboxMessage, mid)
             try:
-                if m.kind == "email":
-                    send_email(mail, m)
-                elif m.kind == "webhook":
-                    send_webhook(m)
-                else:
-                    raise ValueError(f"unknown outbox kind {m.kind}")
-            except Exception as exc:  # any failure: try again later
-                m.attempts += 1
-                m.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                m.leased_until = None
-                if m.attempts >= MAX_ATTEMPTS:
-                    m.status = "dead"
-                    report.dead += 1
-                else:
-                    m.status = "pending"
-                    m.next_attempt_at = now() + backoff(m.attempts)
-                    report.failed += 1
+                channels.send(m)
+            except Exception as exc:  # any failure (an unknown channel too): try again later
+                _failed(m, exc, now(), report)
                 continue
             m.status, m.sent_at, m.leased_until, m.attempts = "sent", now(), None, m.attempts + 1
             report.sent += 1
     return report
 
 
-def start_worker(db: Database, mail: MailSettings, every: float = 5.0, log: Callable[[str], None] = print):  # noqa: ANN201
+def start_worker(
+    db: Database, channels: Channels, every: float = 5.0, log: Callable[[str], None] = print
+) -> threading.Thread:
     """Deliver in a background thread of the server process (local runs and small sites)."""
-    import threading
-    import time
 
     def loop() -> None:
         while True:
             try:
-                report = deliver_due(db, mail)
+                report = deliver_due(db, channels)
                 if report.sent or report.dead:
                     log(f"notifications: sent {report.sent}, gave up {report.dead}")
             except Exception as exc:  # the database may be briefly unavailable; keep going

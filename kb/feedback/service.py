@@ -1,49 +1,44 @@
-"""Votes, flags and their life cycle. Plain arguments in, results or typed errors out."""
+"""Votes, flags and their life cycle. Plain arguments in, results or typed errors out.
+
+Every rule lives here or in ``rules``; the web layer and the CLI ask, they do
+not decide. Notifications are outbox rows written in the same transaction as
+the change that causes them; ``outbox.deliver_due`` sends them later.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..content.models import Article, Department
+from ..content import Article, Department, Library
+from ..content.urls import SiteUrls
+from .channels import Channels
 from .db import Database
 from .due import due_date
+from .errors import InvalidInputError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import COMMENT_MAX, REASONS, STATUSES, Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
-from .notify import flag_messages, resolution_messages
-
-
-class FeedbackError(Exception):
-    """Base of the errors a caller turns into a message (web) or exit code (CLI)."""
-
-
-class InvalidInputError(FeedbackError):
-    pass
-
-
-class PermissionDeniedError(FeedbackError):
-    pass
-
-
-class NotFoundError(FeedbackError):
-    pass
-
-
-class InvalidTransitionError(FeedbackError):
-    pass
-
-
-#: action -> (statuses it may start from, status it leads to, note required)
-TRANSITIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
-    "acknowledge": (("new",), "acknowledged", False),
-    "resolve": (("new", "acknowledged"), "resolved", True),
-    "decline": (("new", "acknowledged"), "declined", True),
-    "reopen": (("resolved", "declined"), "acknowledged", False),
-}
+from .models import Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
+from .notify import flag_notice, resolution_notice
+from .rules import (
+    ACTIONS,
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    QUERY_MAX,
+    REASONS,
+    STATUSES,
+    Action,
+    allowed_actions,
+    check_action,
+    check_vote,
+    clean_comment,
+    clean_query,
+    clean_section,
+)
+from .views import FlagView, flag_view
 
 
 @dataclass(frozen=True)
@@ -56,24 +51,19 @@ class Receipt:
     changed: bool = False  # an earlier vote today was replaced
 
 
-def _clean_comment(comment: str | None) -> str | None:
-    comment = (comment or "").strip()
-    if len(comment) > COMMENT_MAX:
-        raise InvalidInputError(f"comments are at most {COMMENT_MAX} characters")
-    return comment or None
-
-
 class FeedbackService:
     def __init__(
         self,
         db: Database,
-        departments: Callable[[], dict[str, Department]],
-        site_url: str = "http://127.0.0.1:8000",
+        library: Callable[[], Library],
+        urls: SiteUrls,
+        channels: Channels,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
-        self.departments = departments
-        self.site_url = site_url.rstrip("/")
+        self.library = library  # called per use: the content reloads while the site runs
+        self.urls = urls
+        self.channels = channels
         self.now = now
 
     # --- employees ------------------------------------------------------
@@ -89,11 +79,10 @@ class FeedbackService:
         section: str | None = None,
         notify: bool = False,
     ) -> Receipt:
-        if not helpful and reason is not None and reason not in REASONS:
-            raise InvalidInputError(f"reason must be one of {', '.join(REASONS)}")
-        comment = _clean_comment(comment)
+        """'Was this helpful?'. A No (with its required reason) becomes a flag for the department."""
+        check_vote(helpful, reason)
+        comment = clean_comment(comment)
         now = self.now()
-        dep = self.departments().get(article.department)
         with self.db.session() as s:
             vote = s.scalar(select(Vote).where(Vote.article == article.path, Vote.voter == voter, Vote.day == now.date()))
             changed = vote is not None
@@ -101,83 +90,66 @@ class FeedbackService:
                 vote = Vote(article=article.path, voter=voter, day=now.date(), created_at=now)
                 s.add(vote)
             vote.helpful = helpful
-            vote.reason = None if helpful else reason
-            vote.comment = None if helpful else comment
-            vote.section = (section or None) and section[:300]
+            vote.reason, vote.comment = (None, None) if helpful else (reason, comment)
+            vote.section = clean_section(section)
             vote.content_hash = article.content_hash
             vote.git_commit = article.git.commit if article.git else None
             vote.updated_at = now
             s.flush()
-            flag_id = None
-            if not helpful and reason:
-                flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id))
-                if flag is None:
-                    flag = self._new_flag(
-                        s, kind="article", department=article.department, article=article.path, section=vote.section,
-                        reason=reason, comment=comment, reporter=reporter, notify=notify, vote_id=vote.id,
-                        content_hash=article.content_hash, git_commit=vote.git_commit, title=article.title,
-                    )
-                else:  # the same person refining today's vote: update, do not flag twice
-                    flag.reason, flag.comment = reason, comment
-                    flag.notify_reporter = bool(notify and reporter)
-                    self._event(s, flag, reporter, "updated", {"reason": reason})
-                flag_id = flag.id
-            return Receipt(vote.id, flag_id, dep, changed)
+            flag_id = None if helpful else self._flag_vote(s, vote, article, reporter, notify).id
+            return Receipt(vote.id, flag_id, self._department(article.department), changed)
 
     def flag_gap(
         self, *, reporter: str | None, query: str, department: str, comment: str | None = None, notify: bool = False
     ) -> Receipt:
-        deps = self.departments()
-        if department not in deps:
-            raise InvalidInputError("choose the department that should answer")
-        query = " ".join((query or "").split())[:500]
-        if not query and not (comment or "").strip():
-            raise InvalidInputError("say what you were looking for")
-        comment = _clean_comment(comment)
+        """'Didn't find it?' on a search: a content gap for the department chosen."""
+        dep = self._department(department)
+        if dep is None:
+            raise InvalidInputError("choose_department", "choose the department that should answer")
+        query = clean_query(query)
+        comment = clean_comment(comment)
+        if not query and not comment:
+            raise InvalidInputError("empty_gap", "say what you were looking for")
         with self.db.session() as s:
             flag = self._new_flag(
                 s, kind="gap", department=department, query=query, reason="missing", comment=comment,
                 reporter=reporter, notify=notify, title=query,
             )
-            return Receipt(None, flag.id, deps[department])
+            return Receipt(None, flag.id, dep)
 
     def record_search(self, query: str, lang: str, department: str | None, results: int, top: str | None) -> None:
         with self.db.session() as s:
-            s.add(SearchLog(at=self.now(), query=query[:500], lang=lang, department=department, results=results, top_article=top))
+            s.add(SearchLog(at=self.now(), query=query[:QUERY_MAX], lang=lang, department=department,
+                            results=results, top_article=top))
 
     # --- department owners and admins ------------------------------------
     def get_flag(self, actor: Person, flag_id: int) -> Flag:
+        """The flag with its audit log (``events``), if ``actor`` may triage it."""
         with self.db.session() as s:
-            flag = s.get(Flag, flag_id)
-            if flag is None:
-                raise NotFoundError(f"no flag {flag_id}")
-            if not actor.can_triage(flag.department):
-                raise PermissionDeniedError("only the owning department or an admin can see this flag")
+            flag = self._triageable(s, actor, flag_id)
             _ = list(flag.events)  # load the audit log inside the session
             return flag
 
+    def view_flag(self, actor: Person, flag_id: int) -> FlagView:
+        """The flag's page: its FlagView with the audit log."""
+        flag = self.get_flag(actor, flag_id)
+        return replace(self.describe(flag), events=tuple(flag.events))
+
+    def describe(self, flag: Flag, library: Library | None = None) -> FlagView:
+        """``flag`` as the queue, its page and the exports show it, against the current articles."""
+        lib = library or self.library()
+        article = lib.articles.get(flag.article) if flag.article else None
+        return flag_view(flag, article, self.urls, self.now())
+
+    def allowed_actions(self, flag: Flag | FlagView) -> tuple[Action, ...]:
+        return allowed_actions(flag.status)
+
     def transition(self, actor: Person, flag_id: int, action: str, note: str | None = None) -> Flag:
-        if action not in TRANSITIONS:
-            raise InvalidTransitionError(f"unknown action {action!r}")
-        sources, target, needs_note = TRANSITIONS[action]
+        """Move a flag along its life cycle (rules.ACTIONS); resolve and decline need a note."""
         note = (note or "").strip() or None
-        if needs_note and not note:
-            raise InvalidInputError(f"to {action} a flag, say why in a note")
         with self.db.session() as s:
             flag = self._triageable(s, actor, flag_id)
-            if flag.status not in sources:
-                raise InvalidTransitionError(f"a {flag.status} flag cannot be {action}d")
-            before = flag.status
-            flag.status = target
-            flag.updated_at = self.now()
-            if target in ("resolved", "declined"):
-                flag.resolution_note = note
-                flag.closed_at = self.now()
-            elif action == "reopen":
-                flag.closed_at = None
-            self._event(s, flag, actor.email, action, {"from": before, "to": target, "note": note})
-            if target == "resolved" and flag.notify_reporter and flag.reporter:
-                self._enqueue(s, resolution_messages(flag, self.departments().get(flag.department), self.site_url))
+            self._apply(s, flag, check_action(action, flag.status, note), actor.email, note)
             return flag
 
     def assign(self, actor: Person, flag_ids: Sequence[int], assignee: str | None) -> int:
@@ -204,15 +176,12 @@ class FeedbackService:
     def resolve_from_commit(self, flag_id: int, commit: str, message: str, author: str | None) -> bool:
         """Docs-as-code closure: a commit saying ``Resolves-Feedback: <id>``."""
         note = f"Resolved by commit {commit[:12]}: {message.strip().splitlines()[0] if message.strip() else ''}".strip()
+        resolve = ACTIONS["resolve"]
         with self.db.session() as s:
             flag = s.get(Flag, flag_id)
-            if flag is None or flag.status not in TRANSITIONS["resolve"][0]:
+            if flag is None or flag.status not in resolve.sources:
                 return False
-            before = flag.status
-            flag.status, flag.resolution_note, flag.closed_at, flag.updated_at = "resolved", note, self.now(), self.now()
-            self._event(s, flag, author, "resolve", {"from": before, "to": "resolved", "note": note, "commit": commit})
-            if flag.notify_reporter and flag.reporter:
-                self._enqueue(s, resolution_messages(flag, self.departments().get(flag.department), self.site_url))
+            self._apply(s, flag, resolve, author, note, commit=commit)
             return True
 
     def list_flags(
@@ -228,8 +197,9 @@ class FeedbackService:
         sort: str = "due",
         limit: int = 500,
     ) -> list[Flag]:
+        """The queue: flags ``actor`` may triage matching the filters (status "open": new or acknowledged)."""
         if not actor.is_triager:
-            raise PermissionDeniedError("the feedback queue is for department owners and admins")
+            raise PermissionDeniedError("forbidden", "the feedback queue is for department owners and admins")
         q = select(Flag)
         if not actor.is_admin:
             q = q.where(Flag.department.in_(sorted(actor.owns)))
@@ -238,7 +208,7 @@ class FeedbackService:
         if status in STATUSES:
             q = q.where(Flag.status == status)
         elif status == "open":
-            q = q.where(Flag.status.in_(("new", "acknowledged")))
+            q = q.where(Flag.status.in_(OPEN_STATUSES))
         if reason in REASONS:
             q = q.where(Flag.reason == reason)
         if article:
@@ -256,21 +226,61 @@ class FeedbackService:
         with self.db.session() as s:
             return list(s.scalars(q.order_by(*order).limit(limit)))
 
+    def flag_views(self, actor: Person, **filters: object) -> list[FlagView]:
+        """``list_flags`` as FlagViews (the queue page and the exports)."""
+        lib = self.library()
+        return [self.describe(f, lib) for f in self.list_flags(actor, **filters)]
+
+    def triage_departments(self, actor: Person) -> list[Department]:
+        """The departments ``actor`` may triage, by name: the queue's department filter."""
+        deps = (d for d in self.library().departments.values() if actor.can_triage(d.id))
+        return sorted(deps, key=lambda d: d.name.lower())
+
     # --- internals --------------------------------------------------------
+    def _department(self, dep_id: str) -> Department | None:
+        return self.library().departments.get(dep_id)
+
     def _triageable(self, s: Session, actor: Person, flag_id: int) -> Flag:
         flag = s.get(Flag, flag_id)
         if flag is None:
-            raise NotFoundError(f"no flag {flag_id}")
+            raise NotFoundError("not_found", f"no flag {flag_id}", id=flag_id)
         if not actor.can_triage(flag.department):
-            raise PermissionDeniedError("only the owning department or an admin can change this flag")
+            raise PermissionDeniedError("forbidden", "only the owning department or an admin can see or change this flag")
         return flag
+
+    def _flag_vote(self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool) -> Flag:
+        flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id))
+        if flag is None:
+            return self._new_flag(
+                s, kind="article", department=article.department, article=article.path, section=vote.section,
+                reason=vote.reason, comment=vote.comment, reporter=reporter, notify=notify, vote_id=vote.id,
+                content_hash=article.content_hash, git_commit=vote.git_commit, title=article.title,
+            )
+        # The same person refining today's vote: update, do not flag twice.
+        flag.reason, flag.comment = vote.reason, vote.comment
+        flag.notify_reporter = bool(notify and reporter)
+        self._event(s, flag, reporter, "updated", {"reason": vote.reason})
+        return flag
+
+    def _apply(self, s: Session, flag: Flag, step: Action, actor: str | None, note: str | None, **detail: str) -> None:
+        before, now = flag.status, self.now()
+        flag.status, flag.updated_at = step.target, now
+        if step.target in CLOSED_STATUSES:
+            flag.resolution_note, flag.closed_at = note, now
+        else:
+            flag.closed_at = None  # reopened (or still open)
+        self._event(s, flag, actor, step.name, {"from": before, "to": step.target, "note": note, **detail})
+        if step.target == "resolved":
+            notice = resolution_notice(flag, self._department(flag.department), self.urls)
+            if notice is not None:
+                self._enqueue(s, self.channels.for_person(notice, flag.reporter))
 
     def _event(self, s: Session, flag: Flag, actor: str | None, action: str, detail: dict) -> None:
         s.add(FlagEvent(flag=flag, at=self.now(), actor=actor, action=action, detail=detail))
 
-    def _new_flag(self, s: Session, *, title: str, notify: bool, reporter: str | None, **fields) -> Flag:  # noqa: ANN003
+    def _new_flag(self, s: Session, *, title: str, notify: bool, reporter: str | None, **fields: object) -> Flag:
         now = self.now()
-        dep = self.departments().get(fields["department"])
+        dep = self._department(fields["department"])
         flag = Flag(
             **fields, reporter=reporter, notify_reporter=bool(notify and reporter), status="new",
             created_at=now, updated_at=now, due_at=due_date(now, dep.response_target if dep else None),
@@ -278,7 +288,7 @@ class FeedbackService:
         s.add(flag)
         s.flush()
         self._event(s, flag, reporter, "created", {"kind": flag.kind, "reason": flag.reason})
-        self._enqueue(s, flag_messages(flag, dep, title, self.site_url))
+        self._enqueue(s, self.channels.for_department(flag_notice(flag, dep, title, self.urls), dep))
         return flag
 
     def _enqueue(self, s: Session, messages: list[OutboxMessage]) -> None:

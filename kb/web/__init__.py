@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def site_context() -> dict:
-        return {"site_name": core().config.site_name, "today": date.today()}
+        return {"site_name": core().config.site_name, "kb_config": core().config, "today": date.today()}
 
     @app.after_request
     def security_headers(response):  # noqa: ANN001, ANN202

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from ..feedback import FeedbackError, FeedbackService, Receipt
+from ..feedback import COMMENT_MAX, QUERY_MAX, FeedbackError, FeedbackService, Receipt
 from ..feedback.identity import demo_people
+from ..feedback.rules import ACTIONS, REASON_LABELS
 from . import core, library
 from .filters import safe_next
 from .security import DEV_SESSION_KEY, current_person, limiter, person_key
@@ -24,13 +28,44 @@ def _service() -> FeedbackService:
     return core().feedback
 
 
+@bp.app_context_processor
+def feedback_context() -> dict:
+    """The service's rules the forms show (reasons, the comment limit): no copies in the templates."""
+    return {"comment_max": COMMENT_MAX, "comment_max_text": format_number(COMMENT_MAX), "feedback_reasons": REASON_LABELS}
+
+
+#: What a reader is told for each FeedbackError code (str(exc) is English, for logs).
+ERROR_MESSAGES = {
+    "reason_required": _l("Tell us what was wrong: choose a reason."),
+    "bad_reason": _l("Choose one of the reasons in the list."),
+    "comment_too_long": _l("Comments can be up to %(max)s characters."),
+    "choose_department": _l("Choose the department that should answer."),
+    "empty_gap": _l("Say what you were looking for."),
+    "note_required": _l("%(action)s: say why in a note."),
+    "bad_transition": _l("“%(action)s” is not possible for this flag now."),
+    "unknown_action": _l("Choose an action."),
+    "not_found": _l("There is no flag #%(id)s."),
+}
+
+
+def error_message(exc: FeedbackError) -> str:
+    """The reader's translated message for a service error."""
+    params = dict(exc.params)
+    if "max" in params:
+        params["max"] = format_number(params["max"])
+    if params.get("action") in ACTIONS:
+        params["action"] = _(ACTIONS[params["action"]].label)
+    message = ERROR_MESSAGES.get(exc.code)
+    return str(message) % params if message is not None else _("Something went wrong. Please try again.")
+
+
 def _limits() -> str:
-    cfg = current_app.config["KB"]
+    cfg = core().config
     return cfg.feedback_limit_person
 
 
 def _address_limits() -> str:
-    return current_app.config["KB"].feedback_limit_address
+    return core().config.feedback_limit_address
 
 
 def wants_json() -> bool:
@@ -39,7 +74,7 @@ def wants_json() -> bool:
 
 def _who() -> tuple[str, str | None]:
     """(voter key, reporter email): anonymous mode stores no identity at all."""
-    cfg = current_app.config["KB"]
+    cfg = core().config
     person = current_person()
     if cfg.anonymous_feedback or not person.email:
         if not cfg.anonymous_feedback:
@@ -63,7 +98,7 @@ def receipt_message(receipt: Receipt, helpful: bool | None = None) -> str:
     return _("Thanks: %(department)s owns this and will look at it. Your reference is #%(id)s.", department=dep.name, id=receipt.flag_id)
 
 
-def _answer(message: str, back: str, receipt: Receipt, status: int = 200):  # noqa: ANN202
+def _answer(message: str, back: str, receipt: Receipt, status: int = 200) -> ResponseReturnValue:
     if wants_json():
         dep = receipt.department
         return jsonify(
@@ -75,7 +110,7 @@ def _answer(message: str, back: str, receipt: Receipt, status: int = 200):  # no
     return redirect(back)
 
 
-def _error(message: str, back: str, status: int = 400):  # noqa: ANN202
+def _error(message: str, back: str, status: int = 400) -> ResponseReturnValue:
     if wants_json():
         return jsonify(ok=False, message=message), status
     flash(message, "error")
@@ -85,7 +120,7 @@ def _error(message: str, back: str, status: int = 400):  # noqa: ANN202
 @bp.post("/feedback/article")
 @limiter.limit(_limits, key_func=person_key, methods=["POST"])
 @limiter.limit(_address_limits, methods=["POST"])
-def article_feedback():  # noqa: ANN201
+def article_feedback() -> ResponseReturnValue:
     art = library().articles.get(request.form.get("article", ""))
     if art is None:
         abort(404)
@@ -93,26 +128,23 @@ def article_feedback():  # noqa: ANN201
     helpful = request.form.get("helpful")
     if helpful not in ("yes", "no"):
         return _error(_("Choose Yes or No."), back)
-    reason = request.form.get("reason") or None
-    if helpful == "no" and not reason:
-        return _error(_("Tell us what was wrong: choose a reason."), back)
     voter, reporter = _who()
     try:
         receipt = _service().vote(
-            voter=voter, reporter=reporter, article=art, helpful=helpful == "yes", reason=reason,
-            comment=request.form.get("comment"), section=request.form.get("section") or None,
-            notify=request.form.get("notify") == "1",
+            voter=voter, reporter=reporter, article=art, helpful=helpful == "yes",
+            reason=request.form.get("reason") or None, comment=request.form.get("comment"),
+            section=request.form.get("section") or None, notify=request.form.get("notify") == "1",
         )
     except FeedbackError as exc:
-        return _error(str(exc), back)
+        return _error(error_message(exc), back)
     return _answer(receipt_message(receipt, helpful == "yes"), back, receipt)
 
 
 @bp.post("/feedback/gap")
 @limiter.limit(_limits, key_func=person_key, methods=["POST"])
 @limiter.limit(_address_limits, methods=["POST"])
-def gap_feedback():  # noqa: ANN201
-    query = (request.form.get("query") or "")[:500]
+def gap_feedback() -> ResponseReturnValue:
+    query = (request.form.get("query") or "")[:QUERY_MAX]
     back = url_for("search.search_page", q=query) + "#gap"
     voter, reporter = _who()
     try:
@@ -121,14 +153,14 @@ def gap_feedback():  # noqa: ANN201
             comment=request.form.get("comment"), notify=request.form.get("notify") == "1",
         )
     except FeedbackError as exc:
-        return _error(str(exc), back)
+        return _error(error_message(exc), back)
     return _answer(receipt_message(receipt), back, receipt)
 
 
 @bp.post("/dev/switch")
-def dev_switch():  # noqa: ANN201
+def dev_switch() -> ResponseReturnValue:
     """Dev mode only: act as the demo employee, department owner or admin."""
-    if not current_app.config["KB"].dev:
+    if not core().config.dev:
         abort(404)
     people = demo_people(library().departments)
     role = request.form.get("role", "")

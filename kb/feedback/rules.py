@@ -1,0 +1,105 @@
+"""The rules of votes and flags: what input is accepted, which actions a flag allows.
+
+Plain functions and data, so the service enforces them and the web layer can
+ask them (which buttons to show, how long a comment may be) without copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidInputError, InvalidTransitionError
+
+COMMENT_MAX = 2000  # characters of a comment; the forms show and enforce the same number
+QUERY_MAX = 500  # characters of a search query kept (the column's size)
+SECTION_MAX = 300
+
+#: The statuses a department still has to act on, and the ones it is done with.
+OPEN_STATUSES = ("new", "acknowledged")
+CLOSED_STATUSES = ("resolved", "declined")
+STATUSES = OPEN_STATUSES + CLOSED_STATUSES
+
+
+def N_(text: str) -> str:  # noqa: N802 (the gettext convention Babel extracts)
+    """Mark a UI string for translation without translating it here (no Flask in kb.feedback)."""
+    return text
+
+
+#: Why an article did not help, in the order the form offers them; labels are msgids.
+REASON_LABELS: dict[str, str] = {
+    "outdated": N_("Outdated"),
+    "incorrect": N_("Incorrect"),
+    "unclear": N_("Unclear"),
+    "missing": N_("Missing information"),
+    "broken_link": N_("Broken link"),
+    "other": N_("Other"),
+}
+REASONS = tuple(REASON_LABELS)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of the flag life cycle. ``label`` is a msgid: the template translates it."""
+
+    name: str
+    label: str
+    sources: tuple[str, ...]  # the statuses it may start from
+    target: str  # the status it leads to
+    needs_note: bool
+
+
+#: The flag state machine, in the order its buttons are shown.
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action("acknowledge", N_("Acknowledge"), ("new",), "acknowledged", False),
+        Action("resolve", N_("Resolve"), OPEN_STATUSES, "resolved", True),
+        Action("decline", N_("Decline"), OPEN_STATUSES, "declined", True),
+        Action("reopen", N_("Reopen"), CLOSED_STATUSES, "acknowledged", False),
+    )
+}
+
+
+def allowed_actions(status: str) -> tuple[Action, ...]:
+    """The actions a flag in ``status`` allows."""
+    return tuple(a for a in ACTIONS.values() if status in a.sources)
+
+
+def check_action(action: str, status: str, note: str | None) -> Action:
+    """The Action for moving a ``status`` flag by ``action`` with ``note``, or a typed error."""
+    step = ACTIONS.get(action)
+    if step is None:
+        raise InvalidTransitionError("unknown_action", f"unknown action {action!r}", action=action)
+    if step.needs_note and not note:
+        raise InvalidInputError("note_required", f"to {action} a flag, say why in a note", action=action)
+    if status not in step.sources:
+        raise InvalidTransitionError(
+            "bad_transition", f"a {status} flag cannot be {action}d", action=action, status=status
+        )
+    return step
+
+
+def clean_comment(comment: str | None) -> str | None:
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX:
+        raise InvalidInputError("comment_too_long", f"comments are at most {COMMENT_MAX} characters", max=COMMENT_MAX)
+    return comment or None
+
+
+def clean_query(query: str | None) -> str:
+    """A search query as stored: whitespace collapsed, at most QUERY_MAX characters."""
+    return " ".join((query or "").split())[:QUERY_MAX]
+
+
+def clean_section(section: str | None) -> str | None:
+    return (section or None) and section[:SECTION_MAX]
+
+
+def check_vote(helpful: bool, reason: str | None) -> None:
+    """A "No" needs one of the known reasons: it becomes a flag a department must act on."""
+    if helpful:
+        return
+    if not reason:
+        raise InvalidInputError("reason_required", "a 'not helpful' vote needs a reason")
+    if reason not in REASONS:
+        raise InvalidInputError("bad_reason", f"reason must be one of {', '.join(REASONS)}", reason=reason)
