@@ -13,6 +13,8 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from search.build import BuildReport
 from search.embedders import EmbedderPool
 from search.searcher import IndexHandle
@@ -21,8 +23,9 @@ from search.service import SearchPage, SearchService
 from . import indexing
 from .config import Config
 from .content import ContentStore, Library, Problem, check_library
+from .content.gitmeta import resolving_commits
 from .content.urls import SiteUrls
-from .feedback import Channels, Database, FeedbackService
+from .feedback import Channels, Database, FeedbackService, SchemaOutdatedError
 from .feedback.db import check_schema
 from .feedback.docs_as_code import close_from_git
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
@@ -115,6 +118,17 @@ class KB:
         """Raise SchemaOutdatedError unless the database is migrated (``kb db upgrade``)."""
         check_schema(self.db.engine)
 
-    def close_flags_from_git(self) -> list[int]:
-        """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags."""
-        return close_from_git(self.feedback, Path(self.config.articles_dir))
+    def close_flags_from_git(self) -> list[int] | None:
+        """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags.
+
+        None when commits name flags but there is no migrated database to close
+        them in: ``kb index`` also runs where nobody set one up (a build server).
+        """
+        commits = resolving_commits(Path(self.config.articles_dir))
+        if not commits:
+            return []
+        try:
+            self.check_schema()
+        except (SchemaOutdatedError, SQLAlchemyError):
+            return None
+        return close_from_git(self.feedback, commits)

@@ -54,3 +54,16 @@ def test_commit_resolves_flag_on_index(tmp_path):
     # Running again changes nothing.
     again = CliRunner(env=env).invoke(main, ["index", "--articles", str(repo), "--index", str(tmp_path / "index")])
     assert "Resolved feedback" not in again.output
+
+
+def test_index_without_a_database_builds_and_says_flags_stay_open(tmp_path):
+    repo = tmp_path / "articles"
+    (repo / "payroll").mkdir(parents=True)
+    (repo / "payroll" / "pay.md").write_text("---\ntitle: Pay dates\n---\nThe 15th.\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Pay dates\n\nResolves-Feedback: 1")
+    env = {"KB_DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}", "KB_EMBEDDERS": "use-m3"}
+    result = CliRunner(env=env).invoke(main, ["index", "--articles", str(repo), "--index", str(tmp_path / "index")])
+    assert result.exit_code == 0, result.output
+    assert "Index full: 1 articles" in result.output and "flags named in commits stay open" in result.output

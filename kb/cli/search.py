@@ -53,7 +53,9 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
         click.echo(f"kb: {len(errors)} article problem(s); run `kb check` for details (the rest is indexed)", err=True)
     report = _build(kb, full=full)
     closed = kb.close_flags_from_git()
-    if closed:
+    if closed is None:
+        click.echo("kb: no feedback database here (run `kb db upgrade`): flags named in commits stay open", err=True)
+    elif closed:
         click.echo(f"Resolved feedback from commits: {', '.join(f'#{i}' for i in closed)}")
     where = kb.config.resolved_index_dir
     if report.mode == "unchanged":

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..content.gitmeta import resolving_commits
 from .service import FeedbackService
 
 
-def close_from_git(service: FeedbackService, articles_dir: Path) -> list[int]:
-    """Resolve every open flag a commit says it resolves; returns the ids closed now."""
+def close_from_git(service: FeedbackService, commits: list[tuple[str, str, str, list[int]]]) -> list[int]:
+    """Resolve every open flag the ``commits`` (``resolving_commits``) say they resolve;
+    returns the ids closed now."""
     closed = []
-    for commit, author, message, ids in resolving_commits(articles_dir):
+    for commit, author, message, ids in commits:
         for flag_id in ids:
             if service.resolve_from_commit(flag_id, commit, message, author):
                 closed.append(flag_id)
