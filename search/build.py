@@ -298,6 +298,8 @@ def build_index(
         plan = _plan(docs, layout, _config_hash(embedders, synonyms), full)
         if plan.mode == "unchanged":
             assert plan.previous is not None
+            # Under the lock, a dir without a manifest is a build that was killed: gone on every run.
+            _cleanup(layout, plan.previous)
             return BuildReport(plan.previous.dir, "unchanged", len(docs), seconds=time.monotonic() - started)
         build = layout.new_build()
         try:

@@ -91,3 +91,4 @@ def test_search_shows_a_policy_and_its_translation_once_as_the_site_does(bundled
     assert [r["article"] for r in api["results"]] == articles and api["total"] == data["total"]
     text = invoke(bundled_index, "search", "--limit", "3", "parental leave")
     assert f"({data['total']} articles," in text and "also in: ja people/parental-leave.ja.md" in text
+

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
 from ..feedback.db import current_revision, head_revision, upgrade
 from .common import make_kb
@@ -19,9 +22,18 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create or migrate the database schema to the current version."""
     kb = make_kb()
-    upgrade(kb.db.url)
     where = kb.db.engine.url.render_as_string(hide_password=True)
+    try:
+        upgrade(kb.db.url)
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot open the database at {where}: {exc.orig}{_hint(kb.db.engine.url)}") from None
     click.echo(f"Database at {where} is at schema {current_revision(kb.db.engine)} (head {head_revision()})")
+
+
+def _hint(url: URL) -> str:
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).parent.is_dir():
+        return f" (the directory {Path(url.database).parent} does not exist; create it or set KB_DATABASE_URL)"
+    return " (check KB_DATABASE_URL and that the server is running)"
 
 
 @click.group()
