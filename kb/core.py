@@ -27,7 +27,7 @@ from .content.gitmeta import resolving_commits
 from .content.urls import SiteUrls
 from .feedback import Channels, Database, FeedbackService, SchemaOutdatedError
 from .feedback.db import check_schema
-from .feedback.docs_as_code import close_from_git
+from .feedback.docs_as_code import Closure, close_from_git
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
 
 
@@ -118,8 +118,9 @@ class KB:
         """Raise SchemaOutdatedError unless the database is migrated (``kb db upgrade``)."""
         check_schema(self.db.engine)
 
-    def close_flags_from_git(self) -> list[int] | None:
-        """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags.
+    def close_flags_from_git(self) -> list[Closure] | None:
+        """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags
+        (when they touch an article of the flag's department; the others are refused).
 
         None when commits name flags but there is no migrated database to close
         them in: ``kb index`` also runs where nobody set one up (a build server).

@@ -49,7 +49,7 @@ def test_commit_resolves_flag_on_index(tmp_path):
     admin = person_for("a@x.example", lib.departments, {"a@x.example"})
     resolved = svc.get_flag(admin, flag)
     assert resolved.status == "resolved" and "Fix pay dates" in resolved.resolution_note
-    assert resolved.events[-1].actor == "Dana Writer"
+    assert resolved.events[-1].actor.startswith("commit ") and "author as written in git: Dana Writer" in resolved.resolution_note
     assert svc.get_flag(admin, other).status == "new"
     # Running again changes nothing.
     again = CliRunner(env=env).invoke(main, ["index", "--articles", str(repo), "--index", str(tmp_path / "index")])
@@ -67,3 +67,27 @@ def test_index_without_a_database_builds_and_says_flags_stay_open(tmp_path):
     result = CliRunner(env=env).invoke(main, ["index", "--articles", str(repo), "--index", str(tmp_path / "index")])
     assert result.exit_code == 0, result.output
     assert "Index full: 1 articles" in result.output and "flags named in commits stay open" in result.output
+
+
+def test_a_trailer_in_a_commit_to_another_department_is_refused_and_reported(tmp_path):
+    repo = tmp_path / "articles"
+    for d in ("payroll", "people"):
+        (repo / d).mkdir(parents=True)
+    (repo / "departments.yml").write_text("departments:\n  - id: payroll\n    name: Payroll\n  - id: people\n    name: People\n")
+    (repo / "payroll" / "pay.md").write_text("---\ntitle: Pay dates\n---\nThe 15th.\n")
+    (repo / "people" / "leave.md").write_text("---\ntitle: Leave\n---\n20 days.\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "First version")
+    url = sqlite_url(tmp_path)
+    lib = load_library(repo)
+    svc = FeedbackService(Database(url), lambda: lib, SiteUrls("http://kb.test"), Channels.from_config(Config()))
+    flag = svc.flag_gap(reporter=None, query="bonus dates", department="payroll").flag_id
+    (repo / "people" / "leave.md").write_text("---\ntitle: Leave\n---\n25 days.\n")
+    git(repo, "commit", "-qam", f"More leave\n\nResolves-Feedback: {flag}")
+    env = {"KB_DATABASE_URL": url, "KB_EMBEDDERS": "use-m3"}
+    result = CliRunner(env=env).invoke(main, ["index", "--articles", str(repo), "--index", str(tmp_path / "index")])
+    assert result.exit_code == 0, result.output
+    assert f"not resolved: #{flag}" in result.output and "Resolved feedback" not in result.output
+    admin = person_for("a@x.example", lib.departments, {"a@x.example"})
+    assert svc.get_flag(admin, flag).status == "new"

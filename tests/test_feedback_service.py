@@ -11,6 +11,7 @@ from sqlalchemy import select
 from kb.config import Config
 from kb.content import Library
 from kb.content.departments import parse_response_target
+from kb.content.gitmeta import ResolvingCommit
 from kb.content.links import article_slug
 from kb.content.models import Article, Contact, Department, GitInfo
 from kb.content.urls import SiteUrls
@@ -203,12 +204,32 @@ def test_queue_filters_and_bulk_actions(svc, clock):
         svc.get_flag(admin, 9999)
 
 
+def commit(files, ids=(1,), sha="deadbeefcafe0123", author="Dana"):
+    return ResolvingCommit(sha, author, "Fix the W-2 link\n\nResolves-Feedback: 1", tuple(ids), frozenset(files))
+
+
 def test_resolve_from_commit(svc):
     fid = svc.vote(voter="e", reporter="e@x.example", article=article(), helpful=False, reason="broken_link", notify=True).flag_id
-    assert svc.resolve_from_commit(fid, "deadbeefcafe0123", "Fix the W-2 link\n\nResolves-Feedback: 1", "Dana")
+    assert svc.resolve_from_commit(fid, commit({"payroll/pay.md"})) == "resolved"
     flag = svc.get_flag(who("ada.admin@x.example"), fid)
     assert flag.status == "resolved" and "deadbeefcafe" in flag.resolution_note
-    assert not svc.resolve_from_commit(fid, "deadbeefcafe0123", "again", "Dana")  # already resolved
+    # The commit is the evidence; the git author is a name anyone can write.
+    assert flag.events[-1].actor == "commit deadbeefcafe" and "author as written in git: Dana" in flag.resolution_note
+    assert svc.resolve_from_commit(fid, commit({"payroll/pay.md"})) == "not-open"  # already resolved
+    assert svc.resolve_from_commit(9999, commit({"payroll/pay.md"})) == "not-open"
+
+
+def test_a_commit_to_another_department_cannot_resolve_a_flag(db, clock):
+    pay, vpn = article(), article("it/vpn.md", "it")
+    svc = service(db, library(pay, vpn), clock)
+    fid = svc.vote(voter="e", reporter=None, article=pay, helpful=False, reason="outdated").flag_id
+    gap = svc.flag_gap(reporter=None, query="bonus", department="payroll").flag_id
+    assert svc.resolve_from_commit(fid, commit({"it/vpn.md"})) == "unrelated"
+    assert svc.resolve_from_commit(gap, commit({"it/vpn.md", "README.md"})) == "unrelated"
+    admin = who("ada.admin@x.example")
+    assert svc.get_flag(admin, fid).status == svc.get_flag(admin, gap).status == "new"
+    # A gap is answered by any article of its department.
+    assert svc.resolve_from_commit(gap, commit({"payroll/pay.md"})) == "resolved"
 
 
 def test_comments_are_stored_as_text(svc, db):

@@ -21,6 +21,7 @@ from search.evaluate import evaluate, format_report, read_qrels, read_queries
 from search.service import SearchPage
 
 from ..core import KB
+from ..feedback.docs_as_code import Closure
 from ..records import hit_record
 from .common import Progress, articles_option, index_option, make_kb
 
@@ -55,8 +56,8 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
     closed = kb.close_flags_from_git()
     if closed is None:
         click.echo("kb: no feedback database here (run `kb db upgrade`): flags named in commits stay open", err=True)
-    elif closed:
-        click.echo(f"Resolved feedback from commits: {', '.join(f'#{i}' for i in closed)}")
+    else:
+        _print_closures(closed)
     where = kb.config.resolved_index_dir
     if report.mode == "unchanged":
         click.echo(f"Index is up to date ({report.articles} articles) at {where}")
@@ -67,6 +68,15 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
         f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles; embedded {embedded}) "
         f"in {report.seconds:.1f}s at {where}"
     )
+
+
+def _print_closures(closures: list[Closure]) -> None:
+    resolved = [c for c in closures if c.outcome == "resolved"]
+    if resolved:
+        click.echo(f"Resolved feedback from commits: {', '.join(f'#{c.flag_id}' for c in resolved)}")
+    for c in closures:
+        if c.outcome != "resolved":
+            click.echo(f"kb: not resolved: #{c.flag_id}: commit {c.commit[:12]} touches no article of its department", err=True)
 
 
 def _batch(kb: KB, lines: TextIO, out: TextIO, department: str | None, limit: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -63,26 +64,36 @@ def git_metadata(root: Path) -> dict[str, GitInfo]:
     return info
 
 
-_RESOLVES = re.compile(r"^\s*Resolves-Feedback:\s*#?(\d+(?:\s*,\s*#?\d+)*)\s*$", re.I | re.M)
+_RESOLVES = re.compile(r"^[ \t]*Resolves-Feedback:[ \t]*#?(\d+(?:[ \t]*,[ \t]*#?\d+)*)[ \t]*$", re.I | re.M)
 
 
-def resolving_commits(root: Path) -> list[tuple[str, str, str, list[int]]]:
-    """Commits touching ``root`` whose message says ``Resolves-Feedback: <id>``.
+@dataclass(frozen=True)
+class ResolvingCommit:
+    """A commit whose message says ``Resolves-Feedback: <id>``, with the articles it touched."""
 
-    Returns (commit, author, message, flag ids), oldest first.
-    """
-    out = _git(root, "log", "--reverse", f"--format={_RS}%H{_US}%an{_US}%B", "--", ".")
+    commit: str
+    author: str  # as written in git: anyone can write any name
+    message: str
+    flag_ids: tuple[int, ...]
+    files: frozenset[str]  # paths relative to the articles dir
+
+
+def resolving_commits(root: Path) -> list[ResolvingCommit]:
+    """Commits touching ``root`` whose message says ``Resolves-Feedback: <id>``, oldest first."""
+    out = _git(root, "log", "--reverse", "--relative", "--no-renames", "--name-only",
+               f"--format={_RS}%H{_US}%an{_US}%B{_US}", "--", ".")
     if not out:
         return []
     found = []
     for record in out.split(_RS):
-        if "Resolves-Feedback" not in record and "resolves-feedback" not in record.lower():
+        if "resolves-feedback" not in record.lower():
             continue
         try:
-            commit, author, message = record.split(_US, 2)
+            commit, author, message, names = record.split(_US, 3)
         except ValueError:
             continue
-        ids = [int(x) for m in _RESOLVES.finditer(message) for x in re.findall(r"\d+", m.group(1))]
+        ids = tuple(int(x) for m in _RESOLVES.finditer(message) for x in re.findall(r"\d+", m.group(1)))
         if ids:
-            found.append((commit.strip(), author, message, ids))
+            files = frozenset(n.strip() for n in names.splitlines() if n.strip())
+            found.append(ResolvingCommit(commit.strip(), author, message, ids, files))
     return found

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..content import Article, Department, Library
+from ..content.gitmeta import ResolvingCommit
 from ..content.urls import SiteUrls
 from .channels import Channels
 from .db import Database
@@ -173,16 +174,32 @@ class FeedbackService:
                 continue  # already acknowledged or closed: nothing to do
         return done
 
-    def resolve_from_commit(self, flag_id: int, commit: str, message: str, author: str | None) -> bool:
-        """Docs-as-code closure: a commit saying ``Resolves-Feedback: <id>``."""
-        note = f"Resolved by commit {commit[:12]}: {message.strip().splitlines()[0] if message.strip() else ''}".strip()
+    def resolve_from_commit(self, flag_id: int, commit: ResolvingCommit) -> str:
+        """Docs-as-code closure: a commit saying ``Resolves-Feedback: <id>``.
+
+        Honoured only when the commit touches the flag's article or an article of
+        its department: a commit to a People page cannot close a Payroll flag.
+        The commit is the evidence; its author is only a name written in git.
+        Returns ``resolved``, ``not-open`` (no such open flag) or ``unrelated``.
+        """
         resolve = ACTIONS["resolve"]
         with self.db.session() as s:
             flag = s.get(Flag, flag_id)
             if flag is None or flag.status not in resolve.sources:
-                return False
-            self._apply(s, flag, resolve, author, note, commit=commit)
+                return "not-open"
+            if not self._touches(commit.files, flag):
+                return "unrelated"
+            subject = commit.message.strip().splitlines()[0] if commit.message.strip() else ""
+            note = f"Resolved by commit {commit.commit[:12]} (author as written in git: {commit.author}): {subject}"
+            self._apply(s, flag, resolve, f"commit {commit.commit[:12]}", note.strip(), commit=commit.commit,
+                        author_in_git=commit.author)
+            return "resolved"
+
+    def _touches(self, files: frozenset[str], flag: Flag) -> bool:
+        if flag.article and flag.article in files:
             return True
+        articles = self.library().articles
+        return any(articles[f].department == flag.department for f in files if f in articles)
 
     def list_flags(
         self,
