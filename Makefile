@@ -1,5 +1,5 @@
 # Two entry points: `make run` (set up and serve the bundled site) and `make test`.
-# Both create .venv on first use and reinstall only when pyproject.toml changes.
+# Both create .venv on first use and reinstall only when the lock file changes.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,14 +7,15 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install index check lint translations clean
+.PHONY: run test install index check lint translations lock audit clean
 
-$(STAMP): pyproject.toml
+# Every package from requirements.lock, pinned and hash-checked (torch is the CPU
+# build: an unpinned torch drags in gigabytes of CUDA wheels); then kb itself.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first, pinned: an unpinned torch drags in gigabytes of CUDA wheels.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +40,17 @@ translations: $(STAMP)
 	  --no-location --sort-output --omit-header -o kb/translations/messages.pot .
 	$(BIN)/pybabel update -i kb/translations/messages.pot -d kb/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d kb/translations --statistics
+
+# Re-resolve requirements.lock from pyproject.toml (run after changing dependencies).
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --allow-unsafe --constraint=constraints.txt --extra=test --generate-hashes \
+	  --no-emit-index-url --no-emit-find-links --strip-extras --output-file=requirements.lock pyproject.toml
+
+# Known vulnerabilities in the locked packages (needs to reach PyPI's or OSV's advisory service).
+audit: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-audit
+	$(BIN)/pip-audit --requirement requirements.lock --require-hashes --no-deps --disable-pip
 
 clean:
 	rm -rf $(VENV) .pytest_cache
