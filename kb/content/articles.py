@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .fields import ARTICLE_FIELDS, KNOWN_KEYS, read_fields
+from .files import ContentFiles
 from .frontmatter import FrontMatterError, Parsed, split_front_matter
 from .lang import detect_language
 from .links import article_slug
@@ -64,11 +65,13 @@ def _language(declared: str, title: str, body: str) -> str:
     return detect_language(title + "\n" + body[:4000])  # Han alone is ambiguous between ja and zh
 
 
-def _decode(rel: str, raw: bytes, problems: list[Problem]) -> Parsed | None:
+def _decode(files: ContentFiles, rel: str, raw: bytes, problems: list[Problem]) -> Parsed | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(rel, None, "error", "encoding", f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8"))
+        return None
+    if files.long_line(rel, text, problems):
         return None
     try:
         return split_front_matter(text)
@@ -77,11 +80,13 @@ def _decode(rel: str, raw: bytes, problems: list[Problem]) -> Parsed | None:
         return None
 
 
-def parse_article(root: Path, file: Path, problems: list[Problem]) -> Article | None:
+def parse_article(files: ContentFiles, file: Path, problems: list[Problem]) -> Article | None:
     """Parse one file's front matter and body (not rendered yet); None if unreadable."""
-    rel = file.relative_to(root).as_posix()
-    raw = file.read_bytes()
-    parsed = _decode(rel, raw, problems)
+    rel = files.rel(file)
+    raw = files.read_bytes(file, problems)
+    if raw is None:
+        return None
+    parsed = _decode(files, rel, raw, problems)
     if parsed is None:
         return None
     lines = parsed.key_lines

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .articles import parse_article
 from .departments import load_departments, parse_synonyms
+from .files import ContentFiles, Limits
 from .frontmatter import FrontMatterError, load_yaml_with_lines
 from .gitmeta import git_metadata
 from .library import Library
@@ -21,22 +22,12 @@ from .models import Article, Department, Link, Problem
 from .render import MarkdownRenderer
 from .urls import article_path
 
-#: Files at the top of an articles dir that describe the repository, not policy.
-ROOT_IGNORED = {"readme.md", "source.md", "contributing.md", "license.md", "changelog.md", "code_of_conduct.md"}
 SYNONYMS_FILE = "synonyms.yml"
 
 
 def iter_article_files(root: Path) -> list[Path]:
-    files = []
-    for p in root.rglob("*.md"):
-        rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if len(rel.parts) == 1 and rel.name.lower() in ROOT_IGNORED:
-            continue
-        if p.is_file():
-            files.append(p)
-    return sorted(files)
+    """Article files inside ``root`` (links leading outside are left out)."""
+    return ContentFiles(root).walk()[0]
 
 
 def _line_of(article: Article, href: str) -> int | None:
@@ -98,12 +89,15 @@ def _url_aliases(articles: Iterable[Article]) -> dict[str, str]:
     return aliases
 
 
-def _load_synonyms(lib: Library) -> None:
+def _load_synonyms(lib: Library, files: ContentFiles) -> None:
     path = lib.root / SYNONYMS_FILE
-    if not path.exists():
+    if not path.is_symlink() and not path.exists():
+        return
+    text = files.read_text(path, lib.problems)
+    if text is None:
         return
     try:
-        data, _ = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+        data, _ = load_yaml_with_lines(text)
     except FrontMatterError as exc:
         lib.problems.append(Problem(SYNONYMS_FILE, exc.line, "error", "yaml-error", exc.message))
         return
@@ -131,20 +125,25 @@ def _complete(lib: Library, use_git: bool) -> None:
             lib.departments[article.department] = Department(id=article.department, name=name, declared=False)
 
 
-def load_library(root: Path, *, use_git: bool = True, renderer: ArticleRenderer | None = None) -> Library:
+def load_library(root: Path, *, use_git: bool = True, renderer: ArticleRenderer | None = None,
+                 limits: Limits | None = None) -> Library:
     """Load every article under ``root``; never raises on bad content.
 
     Pass the same ``renderer`` to successive loads to re-render only what changed.
+    Nothing outside ``root`` is read, and no file beyond ``limits``.
     """
     lib = Library(root=Path(root))
     if not lib.root.is_dir():
         lib.problems.append(Problem(str(root), None, "error", "no-articles-dir", "articles directory not found"))
         return lib
-    lib.departments, dep_problems, lib.has_departments_file = load_departments(lib.root)
+    files = ContentFiles(lib.root, limits)
+    lib.departments, dep_problems, lib.has_departments_file = load_departments(files)
     lib.problems.extend(dep_problems)
-    _load_synonyms(lib)
-    for file in iter_article_files(lib.root):
-        article = parse_article(lib.root, file, lib.problems)
+    _load_synonyms(lib, files)
+    article_files, outside = files.walk()
+    lib.problems.extend(outside)
+    for file in article_files:
+        article = parse_article(files, file, lib.problems)
         if article is not None:
             lib.articles[article.path] = article
     resolver = LinkResolver(set(lib.articles), _url_aliases(lib.articles.values()))

@@ -11,24 +11,25 @@ import threading
 import time
 from pathlib import Path
 
+from .files import ContentFiles, Limits
 from .library import Library
-from .loader import ArticleRenderer, iter_article_files, load_library
+from .loader import ArticleRenderer, load_library
 
 
-def _signature(root: Path) -> tuple:
-    sig = []
-    for p in iter_article_files(root) + [root / "departments.yml", root / "synonyms.yml"]:
-        try:
-            st = p.stat()
-        except OSError:
-            continue
-        sig.append((str(p), st.st_mtime_ns, st.st_size))
-    return tuple(sig)
+def _signature(files: ContentFiles) -> tuple:
+    """Every file a load reads, links leading outside included (judged by the link
+    itself), so adding or fixing one is noticed without looking outside."""
+    root = files.root
+    found, outside = files.walk()
+    paths = [*found, *(root / p.file for p in outside), root / "departments.yml", root / "synonyms.yml"]
+    return tuple(e for e in map(files.signature_entry, paths) if e is not None)
 
 
 class ContentStore:
-    def __init__(self, root: Path, *, reload_seconds: float = 2.0, use_git: bool = True) -> None:
+    def __init__(self, root: Path, *, reload_seconds: float = 2.0, use_git: bool = True,
+                 limits: Limits | None = None) -> None:
         self.root = Path(root)
+        self._files = ContentFiles(self.root, limits)
         self.reload_seconds = reload_seconds
         self.use_git = use_git
         self._lock = threading.Lock()
@@ -44,9 +45,10 @@ class ContentStore:
             return self._library
         with self._lock:
             if self._library is None or time.monotonic() - self._checked >= self.reload_seconds:
-                sig = _signature(self.root)
+                sig = _signature(self._files)
                 if sig != self._signature or self._library is None:
-                    self._library = load_library(self.root, use_git=self.use_git, renderer=self._renderer)
+                    self._library = load_library(self.root, use_git=self.use_git, renderer=self._renderer,
+                                                 limits=self._files.limits)
                     self._signature = sig
                 self._checked = time.monotonic()
         return self._library
