@@ -104,3 +104,29 @@ def test_change_detection_does_not_look_outside(linked_tree, monkeypatch):
     store.library  # noqa: B018
     real_root = os.path.realpath(linked_tree)
     assert seen and all(p == real_root or p.startswith(real_root + os.sep) for p in seen)
+
+
+# --- 2. one article the renderer cannot handle ----------------------------------
+
+# Python-Markdown nests a list item under another by four spaces (two make one flat list).
+DEEP = "---\ntitle: Deep\n---\n" + "".join("    " * i + "- x\n" for i in range(249))
+
+
+def test_an_article_that_cannot_be_rendered_is_skipped_and_reported(make_articles, tmp_path):
+    files = dict(BASE)
+    files["people/deep.md"] = DEEP
+    files["people/links.md"] = "---\ntitle: Links\n---\nSee [deep](deep.md).\n"
+    root = make_articles(files)
+    lib = load_library(root, use_git=False)
+    assert sorted(lib.articles) == ["people/leave.md", "people/links.md"]
+    assert lib.articles["people/leave.md"].html
+    result = CliRunner().invoke(main, ["check", "--articles", str(root)])
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert "people/deep.md:4: error:" in result.output and "[render-error]" in result.output
+    # The link to the skipped article is now simply broken, not a crash.
+    assert "people/links.md" in result.output and "[broken-link]" in result.output
+    client = make_app(root, tmp_path).test_client()
+    assert client.get("/").status_code == 200
+    assert client.get("/a/people/leave").status_code == 200
+    assert client.get("/a/people/deep").status_code == 404
