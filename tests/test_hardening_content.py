@@ -130,3 +130,160 @@ def test_an_article_that_cannot_be_rendered_is_skipped_and_reported(make_article
     assert client.get("/").status_code == 200
     assert client.get("/a/people/leave").status_code == 200
     assert client.get("/a/people/deep").status_code == 404
+
+
+# --- 3. regexes that backtracked on hostile text; size and line caps --------------
+# Each input below took from 3 s to 35 s before (on a 2-core machine); the bounds are
+# generous so that they hold on a loaded machine and fail only on super-linear code.
+
+SLOW = 2.0
+
+
+def timed(fn, *args):
+    import time
+
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def test_first_heading_of_spaces_is_linear(make_articles):
+    root = make_articles({"people/h1.md": "# a" + " " * 2500 + "x\n\nBody.\n"})
+    lib, seconds = timed(lambda r: load_library(r, use_git=False), root)
+    assert seconds < SLOW
+    assert lib.articles["people/h1.md"].title == "a" + " " * 2500 + "x"
+
+
+@pytest.mark.parametrize("text", ["{%" * 15_000, "{{" * 5000, "{{%" * 5000, "{{<" * 5000,
+                                  "{% comment %}" * 5000, "{{/*" * 5000, "{{</*" * 5000])
+def test_unclosed_template_tags_are_linear(text):
+    from kb.content.templating import strip_template_tags
+
+    out, seconds = timed(strip_template_tags, text + "\nafter\n")
+    assert seconds < SLOW
+    assert out.endswith("after\n")
+
+
+def test_summary_of_unclosed_link_brackets_is_linear():
+    # The summary only (Python-Markdown's own link parsing is super-linear on this too; see the report).
+    from kb.content.articles import _first_paragraph
+
+    summary, seconds = timed(_first_paragraph, ("a" + "[" * 10_000 + "\n") * 4)
+    assert seconds < SLOW and summary.startswith("a[[[")
+
+
+@pytest.mark.parametrize("text", ["\u3000" * 60_000, "\x02" * 60_000])
+def test_section_text_of_hostile_whitespace_is_linear(text):
+    from xml.etree.ElementTree import Element
+
+    from kb.content.render import element_text
+
+    el = Element("p")
+    el.text = "a" + text + "x"  # a run with no newline in it
+    out, seconds = timed(element_text, el)
+    assert seconds < SLOW
+    assert out.endswith("x")
+
+
+def test_response_target_of_spaces_is_linear():
+    from kb.content.departments import parse_response_target
+
+    target, seconds = timed(parse_response_target, "1" + " " * 20_000 + "x")
+    assert seconds < SLOW and target is None
+    assert parse_response_target(" 3  business days ").unit == "business_days"
+
+
+def test_resolves_feedback_in_blank_lines_is_linear():
+    from kb.content.gitmeta import _RESOLVES
+
+    found, seconds = timed(lambda t: [m.group(1) for m in _RESOLVES.finditer(t)], "\n" * 30_000 + "Resolves-Feedback: x")
+    assert seconds < SLOW and found == []
+    assert [m.group(1) for m in _RESOLVES.finditer("Fix\n\n  Resolves-Feedback: #3, 4\n")] == ["3, 4"]
+
+
+def _random_texts(alphabet: str, count: int = 3000, longest: int = 12):
+    import random
+
+    rng = random.Random(7)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest))) for _ in range(count)]
+
+
+def test_linear_rewrites_find_what_the_regexes_found():
+    import re
+
+    from kb.content import scan
+    from kb.content.articles import h1_text
+    from kb.content.render import _SPACE_RUN, _one_newline
+
+    h1 = re.compile(r"^\s*#\s+(.+?)\s*#*\s*$")
+    for s in _random_texts(" \t#a\u3000"):
+        m = h1.match(s)
+        assert h1_text(s) == (m.group(1).strip() if m else None), repr(s)
+    link = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+    for s in _random_texts("[]()a"):
+        assert scan.strip_md_links(s) == link.sub(r"\1", s), repr(s)
+    tags = re.compile(r"\{%.*?%\}|\{\{%.*?%\}\}|\{\{<.*?>\}\}|\{\{.*?\}\}", re.S)
+    for s in _random_texts("{}%<>\na", longest=14):
+        expected = tags.sub(lambda m: "\n" * m.group(0).count("\n"), s)
+        assert scan.blank_tags(s, (("{%", "%}"), ("{{%", "%}}"), ("{{<", ">}}"), ("{{", "}}"))) == expected, repr(s)
+    comment = re.compile(r"\{\{<?/\*.*?\*/>?\}\}", re.S)
+    for s in _random_texts("{}</*>\n", longest=14):
+        expected = comment.sub(lambda m: "\n" * m.group(0).count("\n"), s)
+        assert scan.blank_blocks(s, re.compile(r"\{\{<?/\*"), re.compile(r"\*/>?\}\}")) == expected, repr(s)
+    for s in _random_texts("\x02\x03a"):
+        assert scan.replace_delimited(s, "\x02", "\x03", " ") == re.sub("\x02[^\x03]*\x03", " ", s), repr(s)
+    for s in _random_texts(" \n\u3000a"):
+        assert _SPACE_RUN.sub(_one_newline, s) == re.sub(r"\s*\n\s*", "\n", s), repr(s)
+
+
+def test_response_targets_read_as_before():
+    import re
+
+    from kb.content.departments import _TARGET
+
+    old = re.compile(r"\s*(\d+)\s*(business|working)?\s*(day|days|hour|hours|h|d)\s*", re.I)
+    for s in ["3 business days", " 5 days ", "24 hours", "2h", "1 working day", "3 businessdays", "x", "3 weeks", "4 d "]:
+        a, b = old.fullmatch(s), _TARGET.fullmatch(s)
+        assert (a and a.groups()) == (b and b.groups()), s
+
+
+def test_too_large_and_too_long_files_are_skipped_and_read_no_further(make_articles, tmp_path, monkeypatch):
+    files = dict(BASE)
+    files["people/big.md"] = "---\ntitle: Big\n---\n" + "word " * 300
+    files["people/wide.md"] = "---\ntitle: Wide\n---\nok\n" + "w" * 900 + "\n"
+    root = make_articles(files)
+    monkeypatch.setenv("KB_MAX_ARTICLE_BYTES", "1000")
+    monkeypatch.setenv("KB_MAX_LINE_CHARS", "800")
+    code, out = run_check(root)
+    problems = {(p["file"], p["line"], p["code"]) for p in json.loads(out)["problems"]}
+    assert code == 1
+    assert ("people/big.md", None, "file-too-large") in problems
+    assert ("people/wide.md", 5, "line-too-long") in problems
+    assert json.loads(out)["articles"] == 1
+    # A huge file is read up to the cap and no further.
+    from kb.content.files import ContentFiles, Limits
+
+    sizes: list[int] = []
+    real_fdopen = os.fdopen
+
+    class Counting:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def fileno(self):
+            return self.f.fileno()
+
+        def read(self, n=-1):
+            sizes.append(n)
+            return self.f.read(n)
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Counting(real_fdopen(fd, mode)))
+    problems_found: list = []
+    assert ContentFiles(root, Limits(max_bytes=1000)).read_bytes(root / "people" / "big.md", problems_found) is None
+    assert sizes == [1001] and problems_found[0].code == "file-too-large"
