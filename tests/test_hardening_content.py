@@ -287,3 +287,20 @@ def test_too_large_and_too_long_files_are_skipped_and_read_no_further(make_artic
     problems_found: list = []
     assert ContentFiles(root, Limits(max_bytes=1000)).read_bytes(root / "people" / "big.md", problems_found) is None
     assert sizes == [1001] and problems_found[0].code == "file-too-large"
+
+
+# --- 5. control characters in titles ---------------------------------------------
+
+
+def test_title_with_control_characters_is_folded_and_warned(make_articles, tmp_path):
+    files = dict(BASE)
+    files["people/nl.md"] = '---\ntitle: "Pay\\nBcc: all@x.example\\tnow\\r"\n---\nBody.\n'
+    root = make_articles(files)
+    lib = load_library(root, use_git=False)
+    assert lib.articles["people/nl.md"].title == "Pay Bcc: all@x.example now"
+    code, out = run_check(root)
+    found = [p for p in json.loads(out)["problems"] if p["code"] == "control-characters"]
+    assert code == 0 and [(p["file"], p["line"], p["severity"]) for p in found] == [("people/nl.md", 2, "warning")]
+    assert lib.articles["people/leave.md"].title == "Leave"
+    resp = make_app(root, tmp_path).test_client().get("/a/people/nl")
+    assert resp.status_code == 200 and "Pay Bcc: all@x.example now" in resp.get_data(as_text=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,12 @@ def _take_title(title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
+def _one_line(title: str) -> str:
+    """Control characters (line breaks, tabs, escapes) replaced by spaces: a title
+    ends up in email headers, HTML attributes and logs, where a newline breaks them."""
+    return "".join(" " if unicodedata.category(c) == "Cc" or c in "\u2028\u2029" else c for c in title).strip()
+
+
 def _language(declared: str, title: str, body: str) -> str:
     lang = declared.lower().replace("_", "-")
     if lang:
@@ -115,6 +122,10 @@ def parse_article(files: ContentFiles, file: Path, problems: list[Problem]) -> A
 
     v: dict[str, Any] = read_fields(parsed.meta, ARTICLE_FIELDS, report)
     title, body = _take_title(v["title"], strip_template_tags(parsed.body))
+    if _one_line(title) != title.strip():
+        report("title", "warning", "control-characters",
+               "the title contains control characters (a line break, a tab...); they were replaced by spaces")
+        title = _one_line(title)
     if not title:
         problems.append(Problem(rel, 1, "error", "missing-title", "no title: add 'title:' to the front matter or start with '# Title'"))
         title = file.stem.replace("-", " ").replace("_", " ").strip().capitalize() or rel
