@@ -304,3 +304,72 @@ def test_title_with_control_characters_is_folded_and_warned(make_articles, tmp_p
     assert lib.articles["people/leave.md"].title == "Leave"
     resp = make_app(root, tmp_path).test_client().get("/a/people/nl")
     assert resp.status_code == 200 and "Pay Bcc: all@x.example now" in resp.get_data(as_text=True)
+
+
+# --- 4. reloads off the request path ------------------------------------------------
+
+
+@pytest.fixture
+def slow_reload(monkeypatch):
+    """Make the store's second and later loads wait for ``release`` (after setting ``started``)."""
+    import threading
+
+    from kb.content import store as store_module
+
+    started, release = threading.Event(), threading.Event()
+    real = store_module.load_library
+    calls: list[int] = []
+
+    def load(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            started.set()
+            assert release.wait(30), "the test never released the reload"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "load_library", load)
+    return started, release
+
+
+def _edit(root: Path) -> None:
+    path = root / "people" / "leave.md"
+    path.write_text("---\ntitle: Leave, edited\n---\nNew text.\n", encoding="utf-8")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a different mtime even on coarse clocks
+
+
+def test_requests_during_a_slow_reload_get_the_old_library_at_once(make_articles, tmp_path, slow_reload):
+    import threading
+
+    started, release = slow_reload
+    root = make_articles(BASE)
+    app = make_app(root, tmp_path)  # reload_seconds=0: look on every access
+    reader = app.test_client()
+    assert "Leave" in reader.get("/a/people/leave").get_data(as_text=True)
+    _edit(root)
+    reloader = threading.Thread(target=lambda: app.test_client().get("/"))
+    reloader.start()
+    assert started.wait(30)
+    # The reload is stuck in the loader; another request must not wait for it.
+    resp = reader.get("/a/people/leave")
+    assert resp.status_code == 200 and "Leave, edited" not in resp.get_data(as_text=True)
+    release.set()
+    reloader.join(30)
+    assert "Leave, edited" in reader.get("/a/people/leave").get_data(as_text=True)
+
+
+def test_a_due_reload_runs_in_the_background(make_articles, slow_reload):
+    from kb.content.store import ContentStore
+
+    started, release = slow_reload
+    root = make_articles(BASE)
+    store = ContentStore(root, reload_seconds=0.001, use_git=False)
+    old = store.library  # the first load: synchronous
+    _edit(root)
+    while not started.is_set():  # each access returns at once; one of them starts the reload
+        assert store.library is old
+        started.wait(0.01)
+    assert store.library is old
+    release.set()
+    assert store.refresh().articles["people/leave.md"].title == "Leave, edited"
+    assert store.library.articles["people/leave.md"].title == "Leave, edited"
