@@ -373,3 +373,14 @@ def test_a_due_reload_runs_in_the_background(make_articles, slow_reload):
     release.set()
     assert store.refresh().articles["people/leave.md"].title == "Leave, edited"
     assert store.library.articles["people/leave.md"].title == "Leave, edited"
+
+
+def test_yaml_nested_too_deeply_is_reported_not_raised(make_articles):
+    files = dict(BASE)
+    files["people/deep-yaml.md"] = "---\ntitle: x\nk: " + "[" * 3000 + "\n---\nbody\n"
+    files["synonyms.yml"] = "synonyms: " + "[" * 3000 + "\n"
+    root = make_articles(files)
+    code, out = run_check(root)
+    problems = {(p["file"], p["code"]) for p in json.loads(out)["problems"]}
+    assert code == 1 and json.loads(out)["articles"] == 1
+    assert {("people/deep-yaml.md", "yaml-error"), ("synonyms.yml", "yaml-error")} <= problems

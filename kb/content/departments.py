@@ -141,7 +141,7 @@ def _entry_lines(text: str) -> list[int]:
     """File line of each list entry under ``departments:``, for error messages."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return []
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
