@@ -89,6 +89,10 @@ class Config:
     feedback_limit_address: str = "120/hour"
     #: KB_DIFF_URL: a compare URL with {old} and {new} commits, for "article updated since this flag".
     diff_url: str | None = None
+    #: KB_MAX_ARTICLE_BYTES: an article (or departments.yml, synonyms.yml) larger than this is skipped, read no further.
+    max_article_bytes: int = 1_000_000
+    #: KB_MAX_LINE_CHARS: a file with a longer line is skipped (long lines make parsing slow).
+    max_line_chars: int = 20_000
 
     @property
     def admin_emails(self) -> set[str]:

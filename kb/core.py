@@ -23,6 +23,7 @@ from search.service import SearchPage, SearchService
 from . import indexing
 from .config import Config
 from .content import ContentStore, Library, Problem, check_library
+from .content.files import Limits
 from .content.gitmeta import resolving_commits
 from .content.urls import SiteUrls
 from .feedback import Channels, Database, FeedbackService, SchemaOutdatedError
@@ -50,7 +51,8 @@ class KB:
     # --- content ------------------------------------------------------------
     @cached_property
     def content(self) -> ContentStore:
-        return ContentStore(self.config.articles_dir, reload_seconds=self.config.reload_seconds)
+        limits = Limits(max_bytes=self.config.max_article_bytes, max_line_chars=self.config.max_line_chars)
+        return ContentStore(self.config.articles_dir, reload_seconds=self.config.reload_seconds, limits=limits)
 
     @property
     def library(self) -> Library:

@@ -68,6 +68,8 @@ def load_yaml_with_lines(text: str, first_line: int = 1) -> tuple[Any, dict[str,
         raise FrontMatterError(f"YAML syntax error: {problem}{context}", line) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError(f"YAML error: {exc}", first_line) from None
+    except RecursionError:  # PyYAML recurses per level: "[[[[..." thousands deep
+        raise FrontMatterError("YAML nested too deeply", first_line) from None
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, _ in node.value:

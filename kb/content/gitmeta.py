@@ -64,7 +64,8 @@ def git_metadata(root: Path) -> dict[str, GitInfo]:
     return info
 
 
-_RESOLVES = re.compile(r"^[ \t]*Resolves-Feedback:[ \t]*#?(\d+(?:[ \t]*,[ \t]*#?\d+)*)[ \t]*$", re.I | re.M)
+# Leading blanks of the line only: a ``^\s*`` spanned every blank line below each line start (quadratic).
+_RESOLVES = re.compile(r"^[^\S\n]*Resolves-Feedback:\s*#?(\d+(?:\s*,\s*#?\d+)*)\s*$", re.I | re.M)
 
 
 @dataclass(frozen=True)

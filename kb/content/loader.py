@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .articles import parse_article
 from .departments import load_departments, parse_synonyms
+from .files import ContentFiles, Limits
 from .frontmatter import FrontMatterError, load_yaml_with_lines
 from .gitmeta import git_metadata
 from .library import Library
@@ -21,22 +22,12 @@ from .models import Article, Department, Link, Problem
 from .render import MarkdownRenderer
 from .urls import article_path
 
-#: Files at the top of an articles dir that describe the repository, not policy.
-ROOT_IGNORED = {"readme.md", "source.md", "contributing.md", "license.md", "changelog.md", "code_of_conduct.md"}
 SYNONYMS_FILE = "synonyms.yml"
 
 
 def iter_article_files(root: Path) -> list[Path]:
-    files = []
-    for p in root.rglob("*.md"):
-        rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if len(rel.parts) == 1 and rel.name.lower() in ROOT_IGNORED:
-            continue
-        if p.is_file():
-            files.append(p)
-    return sorted(files)
+    """Article files inside ``root`` (links leading outside are left out)."""
+    return ContentFiles(root).walk()[0]
 
 
 def _line_of(article: Article, href: str) -> int | None:
@@ -46,30 +37,66 @@ def _line_of(article: Article, href: str) -> int | None:
     return None
 
 
+def _body_key(article: Article) -> tuple[str, int, str]:
+    return (article.path, article.body_line, hashlib.sha256(article.body.encode("utf-8")).hexdigest())
+
+
+def _render_failure(article: Article, exc: Exception) -> Problem:
+    why = "lists, quotes or tags nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
+    return Problem(article.path, getattr(exc, "lineno", None) or article.body_line, "error", "render-error",
+                   f"the Markdown could not be rendered ({why}); the article was skipped")
+
+
 class ArticleRenderer:
     """Renders article bodies, rewriting links to other articles to site URLs.
 
     It keeps the renderings of the last load, keyed by everything a rendering
     depends on, so a reload re-renders only what changed (1.6 s -> 0.3 s on 18F).
+    A body that failed to render is remembered too, so it is not retried until it changes.
     One renderer serves one loader at a time (the lock makes that so).
     """
 
     def __init__(self) -> None:
         self._markdown = MarkdownRenderer()
         self._last: dict[tuple[str, int, str, str], tuple] = {}
+        self._failed: dict[tuple[str, int, str], Problem] = {}
         self._lock = threading.Lock()
 
-    def render_all(self, articles: Iterable[Article], resolver: LinkResolver) -> None:
+    def known_failures(self, articles: Iterable[Article]) -> list[Problem]:
+        """Problems of articles whose very body failed to render before (forgetting the rest)."""
+        with self._lock:
+            keys = [_body_key(a) for a in articles]
+            self._failed = {k: self._failed[k] for k in keys if k in self._failed}
+            return list(self._failed.values())
+
+    def render_all(self, articles: Iterable[Article], resolver: LinkResolver) -> list[Problem]:
+        """Render each article; return a problem for each that could not be rendered
+        (its fields are left as they were)."""
         with self._lock:
             current: dict[tuple[str, int, str, str], tuple] = {}
+            failed: list[Problem] = []
             for article in articles:
-                key = (article.path, article.body_line, hashlib.sha256(article.body.encode("utf-8")).hexdigest(), resolver.fingerprint)
-                hit = self._last.get(key) or self._render(article, resolver)
+                key = (*_body_key(article), resolver.fingerprint)
+                hit = self._last.get(key) or self._render_safely(article, resolver)
+                if isinstance(hit, Problem):
+                    self._failed[key[:3]] = hit
+                    failed.append(hit)
+                    continue
                 current[key] = hit
                 article.html, headings, sections, links = hit
                 # Lists are copied: a cached rendering is shared by the libraries of successive loads.
                 article.headings, article.sections, article.links = list(headings), list(sections), list(links)
             self._last = current
+            return failed
+
+    def _render_safely(self, article: Article, resolver: LinkResolver) -> tuple | Problem:
+        # One article must never take the site down: any failure of the renderer or
+        # the sanitizer (RecursionError on deep nesting, a bug) becomes that file's problem.
+        try:
+            return self._render(article, resolver)
+        except Exception as exc:  # noqa: BLE001 (untrusted input reaches third-party code)
+            self._markdown = MarkdownRenderer()  # its per-document state may be half-reset
+            return _render_failure(article, exc)
 
     def _render(self, article: Article, resolver: LinkResolver) -> tuple:
         links: list[Link] = []
@@ -86,6 +113,29 @@ class ArticleRenderer:
         return rendered.html, tuple(rendered.headings), tuple(rendered.sections), tuple(links)
 
 
+def _render_articles(lib: Library, renderer: ArticleRenderer) -> None:
+    """Render every article; one that cannot be rendered is reported and left out,
+    and the others are rendered again without it so no link resolves to it."""
+    failed = renderer.known_failures(lib.articles.values())
+    while True:
+        for problem in failed:
+            lib.problems.append(problem)
+            lib.articles.pop(problem.file, None)
+        resolver = LinkResolver(set(lib.articles), _url_aliases(lib.articles.values()))
+        failed = renderer.render_all(lib.articles.values(), resolver)
+        if not failed:  # each round removes an article, so this ends
+            return
+
+
+def _parse_safely(files: ContentFiles, file: Path, problems: list[Problem]) -> Article | None:
+    try:
+        return parse_article(files, file, problems)
+    except Exception as exc:  # noqa: BLE001 (e.g. RecursionError in YAML nested too deeply)
+        problems.append(Problem(files.rel(file), None, "error", "parse-error",
+                                f"could not be read ({type(exc).__name__}); the article was skipped"))
+        return None
+
+
 def _url_aliases(articles: Iterable[Article]) -> dict[str, str]:
     """URLs a page was published under by a static site generator."""
     aliases: dict[str, str] = {}
@@ -98,12 +148,15 @@ def _url_aliases(articles: Iterable[Article]) -> dict[str, str]:
     return aliases
 
 
-def _load_synonyms(lib: Library) -> None:
+def _load_synonyms(lib: Library, files: ContentFiles) -> None:
     path = lib.root / SYNONYMS_FILE
-    if not path.exists():
+    if not path.is_symlink() and not path.exists():
+        return
+    text = files.read_text(path, lib.problems)
+    if text is None:
         return
     try:
-        data, _ = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+        data, _ = load_yaml_with_lines(text)
     except FrontMatterError as exc:
         lib.problems.append(Problem(SYNONYMS_FILE, exc.line, "error", "yaml-error", exc.message))
         return
@@ -131,24 +184,28 @@ def _complete(lib: Library, use_git: bool) -> None:
             lib.departments[article.department] = Department(id=article.department, name=name, declared=False)
 
 
-def load_library(root: Path, *, use_git: bool = True, renderer: ArticleRenderer | None = None) -> Library:
+def load_library(root: Path, *, use_git: bool = True, renderer: ArticleRenderer | None = None,
+                 limits: Limits | None = None) -> Library:
     """Load every article under ``root``; never raises on bad content.
 
     Pass the same ``renderer`` to successive loads to re-render only what changed.
+    Nothing outside ``root`` is read, and no file beyond ``limits``.
     """
     lib = Library(root=Path(root))
     if not lib.root.is_dir():
         lib.problems.append(Problem(str(root), None, "error", "no-articles-dir", "articles directory not found"))
         return lib
-    lib.departments, dep_problems, lib.has_departments_file = load_departments(lib.root)
+    files = ContentFiles(lib.root, limits)
+    lib.departments, dep_problems, lib.has_departments_file = load_departments(files)
     lib.problems.extend(dep_problems)
-    _load_synonyms(lib)
-    for file in iter_article_files(lib.root):
-        article = parse_article(lib.root, file, lib.problems)
+    _load_synonyms(lib, files)
+    article_files, outside = files.walk()
+    lib.problems.extend(outside)
+    for file in article_files:
+        article = _parse_safely(files, file, lib.problems)
         if article is not None:
             lib.articles[article.path] = article
-    resolver = LinkResolver(set(lib.articles), _url_aliases(lib.articles.values()))
-    (renderer or ArticleRenderer()).render_all(lib.articles.values(), resolver)
+    _render_articles(lib, renderer or ArticleRenderer())
     _complete(lib, use_git)
     lib.index()
     return lib

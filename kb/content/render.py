@@ -18,6 +18,7 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 from .models import Heading, Section
+from .scan import replace_delimited
 from .slugs import slugify
 
 #: Given an href as written, return the site URL to use instead, or None to keep it.
@@ -25,11 +26,15 @@ LinkRewriter = Callable[[str], "str | None"]
 
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = {"p", "li", "tr", "pre", "blockquote", "div", "dt", "dd", "table", "ul", "ol", "br", "hr"}
-# Placeholders Python-Markdown leaves for raw HTML and footnote back-links.
-_STASH = re.compile("\x02[^\x03]*\x03")
 _CONTAINERS = {"table", "thead", "tbody", "tfoot", "tr", "ul", "ol", "dl"}
 _WS = re.compile(r"[ \t\r\f\v]+")
-_NL = re.compile(r"\s*\n\s*")
+# Runs of whitespace holding a newline become one newline. Not ``\s*\n\s*``: that
+# rescans a run without newline (20,000 ideographic spaces: 3 s) from each of its characters.
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def _one_newline(m: re.Match[str]) -> str:
+    return "\n" if "\n" in m.group(0) else m.group(0)
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
@@ -67,9 +72,10 @@ def element_text(el: etree.Element) -> str:
             parts.append("\n")
 
     walk(el)
-    text = _STASH.sub(" ", "".join(parts))
+    # Placeholders Python-Markdown leaves for raw HTML and footnote back-links: \x02...\x03.
+    text = replace_delimited("".join(parts), "\x02", "\x03", " ")
     text = _WS.sub(" ", text)
-    return _NL.sub("\n", text).strip()
+    return _SPACE_RUN.sub(_one_newline, text).strip()
 
 
 @dataclass

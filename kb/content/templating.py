@@ -11,29 +11,31 @@ from __future__ import annotations
 
 import re
 
+from .scan import blank_blocks, blank_tags
+
 _PAGE_REF = re.compile(
     r"""\{%-?\s*(?:page|link|post_url)\s+["']?([^"'%}\s]+)["']?\s*-?%\}"""
     r"""|\{\{[<%]\s*(?:rel)?ref\s+["']?([^"'>%}\s]+)["']?\s*[>%]\}\}"""
 )
-_COMMENT_BLOCK = re.compile(r"\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\}", re.S)
-_HUGO_COMMENT = re.compile(r"\{\{<?/\*.*?\*/>?\}\}", re.S)
-_TAGS = re.compile(
-    r"\{%.*?%\}"  # Liquid tags, and Hugo {{% %}} is caught by the next one first
-    r"|\{\{%.*?%\}\}"
-    r"|\{\{<.*?>\}\}"
-    r"|\{\{.*?\}\}",
-    re.S,
-)
+# Block comments ({% comment %}...{% endcomment %}, {{/* */}}) as start and end:
+# ``start.*?end`` as one regex was quadratic on many unclosed starts (see scan.py).
+_COMMENT_START = re.compile(r"\{%-?\s*comment\s*-?%\}")
+_COMMENT_END = re.compile(r"\{%-?\s*endcomment\s*-?%\}")
+_HUGO_COMMENT_START = re.compile(r"\{\{<?/\*")
+_HUGO_COMMENT_END = re.compile(r"\*/>?\}\}")
+# Was ``\{%.*?%\}|\{\{%.*?%\}\}|\{\{<.*?>\}\}|\{\{.*?\}\}`` (re.S), in that order.
+_HUGO_SHORTCODE = (("{{%", "%}}"),)
+_TAGS = (("{%", "%}"), ("{{%", "%}}"), ("{{<", ">}}"), ("{{", "}}"))
 _FENCE = re.compile(r"^(`{3,}|~{3,})")  # as Python-Markdown: fences start at column 0
 
 
 def _strip(text: str) -> str:
-    text = _COMMENT_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    text = _HUGO_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    # Removed tags keep their line breaks (scan.py) so problems found later point at the right line.
+    text = blank_blocks(text, _COMMENT_START, _COMMENT_END)
+    text = blank_blocks(text, _HUGO_COMMENT_START, _HUGO_COMMENT_END)
     text = _PAGE_REF.sub(lambda m: m.group(1) or m.group(2), text)
-    # Keep line count so problems found later still point at the right line.
-    text = re.sub(r"\{\{%.*?%\}\}", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
-    return _TAGS.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    text = blank_tags(text, _HUGO_SHORTCODE)
+    return blank_tags(text, _TAGS)
 
 
 def strip_template_tags(markdown: str) -> str:
