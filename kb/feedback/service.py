@@ -34,9 +34,14 @@ from .rules import (
     allowed_actions,
     check_action,
     check_vote,
+    clean_age,
+    clean_assignee,
     clean_comment,
+    clean_note,
     clean_query,
     clean_section,
+    clean_text,
+    valid_id,
 )
 from .views import FlagView, flag_view
 
@@ -119,8 +124,8 @@ class FeedbackService:
 
     def record_search(self, query: str, lang: str, department: str | None, results: int, top: str | None) -> None:
         with self.db.session() as s:
-            s.add(SearchLog(at=self.now(), query=query[:QUERY_MAX], lang=lang, department=department,
-                            results=results, top_article=top))
+            s.add(SearchLog(at=self.now(), query=clean_query(query)[:QUERY_MAX], lang=lang,
+                            department=department and clean_text(department), results=results, top_article=top))
 
     # --- department owners and admins ------------------------------------
     def get_flag(self, actor: Person, flag_id: int) -> Flag:
@@ -146,14 +151,14 @@ class FeedbackService:
 
     def transition(self, actor: Person, flag_id: int, action: str, note: str | None = None) -> Flag:
         """Move a flag along its life cycle (rules.ACTIONS); resolve and decline need a note."""
-        note = (note or "").strip() or None
+        note = clean_note(note)
         with self.db.session() as s:
             flag = self._triageable(s, actor, flag_id)
             self._apply(s, flag, check_action(action, flag.status, note), actor.email, note)
             return flag
 
     def assign(self, actor: Person, flag_ids: Sequence[int], assignee: str | None) -> int:
-        assignee = (assignee or "").strip().lower() or None
+        assignee = clean_assignee(assignee)
         with self.db.session() as s:
             for fid in flag_ids:
                 flag = self._triageable(s, actor, fid)
@@ -178,7 +183,7 @@ class FeedbackService:
         note = f"Resolved by commit {commit[:12]}: {message.strip().splitlines()[0] if message.strip() else ''}".strip()
         resolve = ACTIONS["resolve"]
         with self.db.session() as s:
-            flag = s.get(Flag, flag_id)
+            flag = s.get(Flag, flag_id) if valid_id(flag_id) else None
             if flag is None or flag.status not in resolve.sources:
                 return False
             self._apply(s, flag, resolve, author, note, commit=commit)
@@ -203,7 +208,7 @@ class FeedbackService:
         q = select(Flag)
         if not actor.is_admin:
             q = q.where(Flag.department.in_(sorted(actor.owns)))
-        if department:
+        if department := clean_text(department):
             q = q.where(Flag.department == department)
         if status in STATUSES:
             q = q.where(Flag.status == status)
@@ -211,11 +216,11 @@ class FeedbackService:
             q = q.where(Flag.status.in_(OPEN_STATUSES))
         if reason in REASONS:
             q = q.where(Flag.reason == reason)
-        if article:
+        if article := clean_text(article):
             q = q.where(Flag.article == article)
-        if older_than_days:
+        if older_than_days := clean_age(older_than_days):
             q = q.where(Flag.created_at <= self.now() - timedelta(days=older_than_days))
-        if text:
+        if text := clean_text(text):
             like = f"%{text.lower()}%"
             q = q.where(func.lower(func.coalesce(Flag.comment, "") + " " + func.coalesce(Flag.query, "")).like(like))
         order = {
@@ -241,7 +246,7 @@ class FeedbackService:
         return self.library().departments.get(dep_id)
 
     def _triageable(self, s: Session, actor: Person, flag_id: int) -> Flag:
-        flag = s.get(Flag, flag_id)
+        flag = s.get(Flag, flag_id) if valid_id(flag_id) else None
         if flag is None:
             raise NotFoundError("not_found", f"no flag {flag_id}", id=flag_id)
         if not actor.can_triage(flag.department):

@@ -43,8 +43,13 @@ def _filter_args() -> dict[str, str]:
     return args
 
 
+def _whole(value: str) -> int | None:
+    """A whole number as typed (ASCII digits only: "²".isdigit() is true but int() refuses it)."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def _views(person: Person, args: dict[str, str]) -> list[FlagView]:
-    age = int(args["age"]) if args["age"].isdigit() else None
+    age = _whole(args["age"])
     return _service().flag_views(
         person, department=args["department"] or None, status=args["status"] or None, reason=args["reason"] or None,
         article=args["article"] or None, older_than_days=age, text=args["q"] or None, sort=args["sort"] or "due",
@@ -87,7 +92,7 @@ def export(fmt: str) -> ResponseReturnValue:
 @bp.post("/flags/bulk")
 def bulk() -> ResponseReturnValue:
     person = _require_triager()
-    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()]
+    ids = [i for i in map(_whole, request.form.getlist("ids")) if i is not None]
     action = request.form.get("action")
     try:
         if action == "acknowledge":
@@ -98,8 +103,8 @@ def bulk() -> ResponseReturnValue:
             flash(_("%(num)d flag(s) assigned.", num=n), "success")
         else:
             flash(_("Choose an action."), "error")
-    except PermissionDeniedError:
-        abort(403)
+    except (NotFoundError, PermissionDeniedError):
+        abort(404)
     except FeedbackError as exc:
         flash(error_message(exc), "error")
     return redirect(url_for("admin.flags", **{k: v for k, v in request.args.items() if k in FILTERS}))

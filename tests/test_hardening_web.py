@@ -1,0 +1,154 @@
+"""Hardening of the web and feedback layers: hostile input answers 4xx (never 500) on SQLite and
+PostgreSQL, limits, escaping, identity, bulk actions, hosts, secrets and default headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from kb import KB, create_app
+from kb.config import PROJECT_ROOT, Config
+from kb.feedback.db import upgrade
+from kb.feedback.models import Flag
+
+from .conftest import sqlite_url
+
+ADMIN = "boss@meridian.example"
+ARTICLE = "payroll/pay-schedule.md"
+
+
+def build_app(database_url: str, **kw):
+    base = dict(articles_dir=PROJECT_ROOT / "articles", index_dir=kw.pop("index_dir", None), secret_key="t",
+                reload_seconds=0, database_url=database_url, trusted_proxies="127.0.0.1", admins=ADMIN)
+    base.update(kw)
+    app = create_app(KB(Config(**base)))
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def pg_app(database_url, tmp_path):
+    """An app on each database (SQLite and PostgreSQL), migrated, without a search index."""
+    upgrade(database_url)
+
+    def make(**kw):
+        kw.setdefault("index_dir", tmp_path / "no-index")
+        return build_app(database_url, **kw)
+
+    return make
+
+
+@pytest.fixture
+def app(tmp_path):
+    return build_app(sqlite_url(tmp_path), index_dir=tmp_path / "no-index")
+
+
+def token(client, url="/a/payroll/pay-schedule"):
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def as_user(email, **extra):
+    return {"X-Forwarded-Email": email, **extra}
+
+
+JSON = {"Accept": "application/json"}
+
+
+def vote_no(client, email="e@meridian.example", article=ARTICLE, **form):
+    data = {"csrf_token": token(client), "article": article, "helpful": "no", "reason": "outdated", **form}
+    return client.post("/feedback/article", headers=as_user(email, **JSON), data=data)
+
+
+def flag_ids(app):
+    with app.extensions["kb"].db.session() as s:
+        return list(s.scalars(select(Flag.id).order_by(Flag.id)))
+
+
+# --- 10: NUL bytes, long identities and ids never reach the database ---------------------------
+
+def test_nul_bytes_in_feedback_are_stripped(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    resp = vote_no(c, comment="bad\x00 dates", section="pay\x00day")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    resp = c.post("/feedback/gap", headers=as_user("e@meridian.example", **JSON), data={
+        "csrf_token": token(c), "query": "dental\x00", "department": "benefits", "comment": "x\x00y"})
+    assert resp.status_code == 200
+    with app.extensions["kb"].db.session() as s:
+        flags = list(s.scalars(select(Flag).order_by(Flag.id)))
+    assert [(f.comment, f.section, f.query) for f in flags] == [("bad dates", "payday", None), ("xy", None, "dental")]
+
+
+def test_nul_bytes_in_triage_and_filters_are_harmless(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    vote_no(c)
+    fid = flag_ids(app)[0]
+    h = as_user(ADMIN)
+    for q in ("q", "department", "reason", "article", "sort", "status", "age"):
+        assert c.get(f"/admin/flags?{q}=a%00b", headers=h).status_code == 200, q
+        assert c.get(f"/admin/flags.csv?{q}=a%00b", headers=h).status_code == 200, q
+    t = token(c)
+    resp = c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "decline", "note": "no\x00pe"})
+    assert resp.status_code == 302
+    resp = c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "assign", "assignee": "a\x00@x.example"})
+    assert resp.status_code == 302
+    with app.extensions["kb"].db.session() as s:
+        flag = s.get(Flag, fid)
+        assert (flag.resolution_note, flag.assignee) == ("nope", "a@x.example")
+
+
+def test_nul_byte_in_the_search_query_is_not_a_server_error(pg_app, bundled_index):
+    c = pg_app(index_dir=bundled_index).test_client()
+    assert c.get("/search?q=%00").status_code == 200
+    assert c.get("/search?q=pay%00day").status_code == 200
+    assert c.get("/api/search?q=%00").status_code == 400
+    assert c.get("/api/search?q=pay%00day").status_code == 200
+
+
+def test_overlong_identity_and_flag_ids_answer_4xx(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    long_identity = "a" * 320 + "@x.example"
+    assert vote_no(c, email=long_identity).status_code == 400
+    h = as_user(ADMIN)
+    assert c.get(f"/admin/flags/{2**31}", headers=h).status_code == 404
+    assert c.get("/admin/flags/99999999999999999999", headers=h).status_code == 404
+    t = token(c)
+    assert c.post(f"/admin/flags/{2**31}", headers=h, data={"csrf_token": t, "action": "acknowledge"}).status_code == 404
+    resp = c.post("/admin/flags/bulk", headers=h, data={"csrf_token": t, "action": "acknowledge", "ids": str(2**31)})
+    assert resp.status_code == 404
+
+
+# --- 11: ages and ids out of range -------------------------------------------------------------
+
+def test_huge_age_filter_and_odd_digits(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    vote_no(c)
+    h = as_user(ADMIN)
+    assert c.get("/admin/flags?age=1000000", headers=h).status_code == 200
+    assert c.get("/admin/flags.csv?age=1000000", headers=h).status_code == 200
+    assert c.get("/admin/flags.json?age=99999999999999999999", headers=h).get_json()["flags"] == []
+    assert c.get("/admin/flags?age=%C2%B2", headers=h).status_code == 200  # "²".isdigit() is true
+    t = token(c)
+    resp = c.post("/admin/flags/bulk", headers=h, data={"csrf_token": t, "action": "acknowledge", "ids": ["²", "1x"]})
+    assert resp.status_code == 302
+    with app.extensions["kb"].db.session() as s:
+        assert s.scalar(select(Flag.status)) == "new"
+
+
+# --- 12: next= with CR/LF ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["/a%0d%0aSet-Cookie:x=1", "/a%0aLocation:%20http://evil", "/%09/evil.example"])
+def test_next_with_control_characters_goes_home(tmp_path, target):
+    app = build_app(sqlite_url(tmp_path), index_dir=tmp_path / "no-index", dev=True)
+    c = app.test_client()
+    resp = c.get(f"/lang/ja?next={target}")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    resp = c.post("/dev/switch", data={"csrf_token": token(c, "/"), "role": "admin", "next": target.replace("%0d", "\r")
+                                       .replace("%0a", "\n").replace("%09", "\t").replace("%20", " ")})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
