@@ -50,6 +50,10 @@ def create_app(kb: KB | None = None) -> Flask:
         # Local runs are plain http on 127.0.0.1; everywhere else cookies need TLS.
         SESSION_COOKIE_SECURE=not config.dev and config.site_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # a form left open all day still works; the token is per session
+        # Every form is small: anything bigger is refused (413) before it is parsed or stored.
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=config.max_request_bytes,
+        MAX_FORM_PARTS=1000,  # a bulk action on the queue's 500 flags, plus its fields
     )
     kb.check_schema()  # refuse to run on an outdated schema: `kb db upgrade`
     app.extensions["kb"] = kb

@@ -89,6 +89,8 @@ class Config:
     feedback_limit_address: str = "120/hour"
     #: KB_DIFF_URL: a compare URL with {old} and {new} commits, for "article updated since this flag".
     diff_url: str | None = None
+    #: KB_MAX_REQUEST_BYTES: the largest request body accepted (a 2,000-character comment in UTF-8 plus fields); larger: 413.
+    max_request_bytes: int = 64 * 1024
 
     @property
     def admin_emails(self) -> set[str]:

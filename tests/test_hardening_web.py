@@ -152,3 +152,36 @@ def test_next_with_control_characters_goes_home(tmp_path, target):
     resp = c.post("/dev/switch", data={"csrf_token": token(c, "/"), "role": "admin", "next": target.replace("%0d", "\r")
                                        .replace("%0a", "\n").replace("%09", "\t").replace("%20", " ")})
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+# --- 6: request size limits, note and assignee lengths -----------------------------------------
+
+def test_oversized_requests_answer_413_early(app):
+    c = app.test_client()
+    t = token(c)
+    big = {"csrf_token": t, "article": ARTICLE, "helpful": "no", "reason": "outdated", "comment": "x" * 100_000}
+    resp = c.post("/feedback/article", headers=as_user("e@meridian.example", **JSON), data=big)
+    assert resp.status_code == 413 and "too large" in resp.get_json()["message"]
+    resp = c.post("/feedback/article", headers=as_user("e@meridian.example"), data=big)
+    assert resp.status_code == 413 and "too large" in resp.get_data(as_text=True)
+    # What the forms need still fits: a 2,000-character comment in a 4-byte script.
+    ok = vote_no(c, comment="𝄞" * 2000)
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+
+
+def test_note_and_assignee_lengths_are_capped(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    vote_no(c)
+    fid = flag_ids(app)[0]
+    h, t = as_user(ADMIN), token(c)
+    c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "decline", "note": "n" * 2001})
+    c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "assign", "assignee": "a" * 10_000})
+    resp = c.post("/admin/flags/bulk", headers=h, data={"csrf_token": t, "action": "assign", "ids": str(fid),
+                                                        "assignee": "b" * 321})
+    assert resp.status_code == 302
+    page = c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
+    assert "can be up to 2,000 characters" in page
+    with app.extensions["kb"].db.session() as s:
+        flag = s.get(Flag, fid)
+        assert (flag.status, flag.resolution_note, flag.assignee) == ("new", None, None)
