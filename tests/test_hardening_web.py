@@ -3,10 +3,12 @@ PostgreSQL, limits, escaping, identity, bulk actions, hosts, secrets and default
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
@@ -185,3 +187,49 @@ def test_note_and_assignee_lengths_are_capped(pg_app):
     with app.extensions["kb"].db.session() as s:
         flag = s.get(Flag, fid)
         assert (flag.status, flag.resolution_note, flag.assignee) == ("new", None, None)
+
+
+# --- 7: chat markup in webhook messages --------------------------------------------------------
+
+def test_webhook_text_escapes_chat_markup():
+    from kb.feedback.channels import Notice, WebhookChannel
+
+    notice = Notice("flag-1-created", "[kb] Feedback on “<!here>”", "Comment:\n<!channel> <https://evil.example|Click here> & more")
+    text = WebhookChannel().render(notice)["text"]
+    assert "<" not in text and ">" not in text
+    assert text == ("[kb] Feedback on “&lt;!here&gt;”\nComment:\n&lt;!channel&gt; "
+                    "&lt;https://evil.example|Click here&gt; &amp; more")
+
+
+# --- 14: CSV formulas behind TAB and CR --------------------------------------------------------
+
+def test_csv_export_defuses_every_field(app):
+    c = app.test_client()
+    vote_no(c, comment="ok")
+    with app.extensions["kb"].db.session() as s:
+        flag = s.scalar(select(Flag))
+        flag.comment, flag.section, flag.assignee, flag.resolution_note = "\t=1+1", "\r=2+2", "-3+3", "@SUM(A1)"
+    text = c.get("/admin/flags.csv", headers=as_user(ADMIN)).get_data(as_text=True)
+    row = next(csv.DictReader(io.StringIO(text)))
+    for field in ("comment", "section", "assignee", "resolution_note"):
+        assert row[field].startswith("'"), (field, row[field])
+    assert row["query"] == ""  # nothing to defuse in an empty value
+
+
+# --- 16: exactly one identity ------------------------------------------------------------------
+
+@pytest.mark.parametrize("headers", [
+    [("X-Forwarded-Email", "victim@example.com"), ("X-Forwarded-Email", "attacker@evil.example")],
+    [("X-Forwarded-Email", "victim@example.com,attacker@evil.example")],
+    [("X-Forwarded-Email", "Victim <victim@example.com>")],
+    [("X-Forwarded-Email", "not an address")],
+])
+def test_identity_must_be_exactly_one_address(app, headers):
+    c = app.test_client()
+    t = token(c)
+    resp = c.post("/feedback/article", headers=headers + [("Accept", "application/json")],
+                  data={"csrf_token": t, "article": ARTICLE, "helpful": "no", "reason": "outdated"})
+    assert resp.status_code == 400
+    assert c.get("/", headers=headers).status_code == 400
+    with app.extensions["kb"].db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Flag)) == 0

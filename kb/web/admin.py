@@ -66,9 +66,13 @@ def flags() -> ResponseReturnValue:
     )
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _spreadsheet_safe(value: object) -> object:
-    # A comment starting with = or + must not become a formula in a spreadsheet.
-    return "'" + value if isinstance(value, str) and value[:1] in "=+-@" else value
+    # No cell of an export may become a formula in a spreadsheet, whichever field it is.
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 @bp.get("/flags.<fmt>")
