@@ -233,3 +233,31 @@ def test_identity_must_be_exactly_one_address(app, headers):
     assert c.get("/", headers=headers).status_code == 400
     with app.extensions["kb"].db.session() as s:
         assert s.scalar(select(func.count()).select_from(Flag)) == 0
+
+
+# --- 17: bulk actions check every flag first; no oracle ----------------------------------------
+
+def test_mixed_bulk_action_changes_nothing_and_hides_other_departments(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    vote_no(c, email="a@x.example")
+    vote_no(c, email="b@x.example", article="it-security/vpn.md")
+    own, other = flag_ids(app)
+    owner = app.extensions["kb"].library.departments["payroll"].owners[0]
+    h, t = as_user(owner), token(c)
+    for action in ("acknowledge", "assign"):
+        resp = c.post("/admin/flags/bulk", headers=h, data={"csrf_token": t, "action": action, "ids": [str(own), str(other)],
+                                                            "assignee": "x@meridian.example"})
+        assert resp.status_code == 404, action
+    with app.extensions["kb"].db.session() as s:
+        flag = s.get(Flag, own)
+        assert (flag.status, flag.assignee) == ("new", None)
+        assert [e.action for e in flag.events] == ["created"]
+    missing = other + 100
+    for fid in (other, missing):  # another department's flag and no flag answer alike
+        assert c.get(f"/admin/flags/{fid}", headers=h).status_code == 404
+        assert c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "acknowledge"}).status_code == 404
+    resp = c.post("/admin/flags/bulk", headers=h, data={"csrf_token": t, "action": "acknowledge", "ids": [str(own)] * 2})
+    assert resp.status_code == 302
+    with app.extensions["kb"].db.session() as s:
+        assert s.get(Flag, own).status == "acknowledged"

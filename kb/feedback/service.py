@@ -19,7 +19,7 @@ from ..content.urls import SiteUrls
 from .channels import Channels
 from .db import Database
 from .due import due_date
-from .errors import InvalidInputError, InvalidTransitionError, NotFoundError, PermissionDeniedError
+from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
 from .models import Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
 from .notify import flag_notice, resolution_notice
@@ -158,25 +158,26 @@ class FeedbackService:
             return flag
 
     def assign(self, actor: Person, flag_ids: Sequence[int], assignee: str | None) -> int:
+        """Assign every flag of ``flag_ids``, or none: one flag ``actor`` may not triage refuses all."""
         assignee = clean_assignee(assignee)
         with self.db.session() as s:
-            for fid in flag_ids:
-                flag = self._triageable(s, actor, fid)
+            flags = self._all_triageable(s, actor, flag_ids)
+            for flag in flags:
                 if flag.assignee != assignee:
                     self._event(s, flag, actor.email, "assigned", {"from": flag.assignee, "to": assignee})
                     flag.assignee = assignee
                     flag.updated_at = self.now()
-        return len(flag_ids)
+            return len(flags)
 
     def bulk_acknowledge(self, actor: Person, flag_ids: Sequence[int]) -> int:
-        done = 0
-        for fid in flag_ids:
-            try:
-                self.transition(actor, fid, "acknowledge")
-                done += 1
-            except InvalidTransitionError:
-                continue  # already acknowledged or closed: nothing to do
-        return done
+        """Acknowledge the new flags of ``flag_ids`` in one transaction, after checking them all."""
+        step = ACTIONS["acknowledge"]
+        with self.db.session() as s:
+            flags = self._all_triageable(s, actor, flag_ids)
+            todo = [f for f in flags if f.status in step.sources]  # acknowledged or closed: nothing to do
+            for flag in todo:
+                self._apply(s, flag, step, actor.email, None)
+            return len(todo)
 
     def resolve_from_commit(self, flag_id: int, commit: str, message: str, author: str | None) -> bool:
         """Docs-as-code closure: a commit saying ``Resolves-Feedback: <id>``."""
@@ -252,6 +253,10 @@ class FeedbackService:
         if not actor.can_triage(flag.department):
             raise PermissionDeniedError("forbidden", "only the owning department or an admin can see or change this flag")
         return flag
+
+    def _all_triageable(self, s: Session, actor: Person, flag_ids: Sequence[int]) -> list[Flag]:
+        """Every flag of ``flag_ids`` (once each), checked before any is changed."""
+        return [self._triageable(s, actor, fid) for fid in dict.fromkeys(flag_ids)]
 
     def _flag_vote(self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool) -> Flag:
         flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id))

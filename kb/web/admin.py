@@ -119,10 +119,8 @@ def flag_detail(flag_id: int) -> ResponseReturnValue:
     person = _require_triager()
     try:
         view = _service().view_flag(person, flag_id)
-    except NotFoundError:
-        abort(404)
-    except PermissionDeniedError:
-        abort(403)
+    except (NotFoundError, PermissionDeniedError):
+        abort(404)  # another department's flag looks like no flag: the ids are no oracle
     return render_template("admin_flag.html", flag=view)
 
 
@@ -136,10 +134,8 @@ def flag_action(flag_id: int) -> ResponseReturnValue:
         else:
             _service().transition(person, flag_id, action, request.form.get("note"))
         flash(_("Saved."), "success")
-    except NotFoundError:
-        abort(404)
-    except PermissionDeniedError:
-        abort(403)
+    except (NotFoundError, PermissionDeniedError):
+        abort(404)  # another department's flag looks like no flag: the ids are no oracle
     except FeedbackError as exc:
         flash(error_message(exc), "error")
     return redirect(url_for("admin.flag_detail", flag_id=flag_id))
