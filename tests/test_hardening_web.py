@@ -261,3 +261,102 @@ def test_mixed_bulk_action_changes_nothing_and_hides_other_departments(pg_app):
     assert resp.status_code == 302
     with app.extensions["kb"].db.session() as s:
         assert s.get(Flag, own).status == "acknowledged"
+
+
+# --- 20: no production start without a secret key ----------------------------------------------
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    from kb.config import ConfigError
+
+    url = sqlite_url(tmp_path)
+    with pytest.raises(ConfigError, match="KB_SECRET_KEY"):
+        create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", database_url=url, index_dir=tmp_path / "i")))
+    dev = create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", database_url=url, dev=True, index_dir=tmp_path / "i")))
+    assert len(dev.secret_key) == 64  # dev mode may keep a random key
+
+
+def test_kb_serve_says_why_it_will_not_start(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from kb.cli.serve import serve
+
+    for name in ("KB_SECRET_KEY", "KB_DEV"):
+        monkeypatch.delenv(name, raising=False)
+
+    def started(*args, **kwargs):
+        raise RuntimeError("kb serve went on to build and serve")
+
+    monkeypatch.setattr(KB, "build_index", started)
+    env = {"KB_DATABASE_URL": sqlite_url(tmp_path), "KB_INDEX_DIR": str(tmp_path / "i")}
+    result = CliRunner().invoke(serve, ["--no-dev"], env=env)
+    assert result.exit_code != 0 and "KB_SECRET_KEY" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
+
+
+# --- 13: only the configured host -------------------------------------------------------------
+
+def test_unknown_hosts_are_refused(tmp_path):
+    app = build_app(sqlite_url(tmp_path), index_dir=tmp_path / "i", site_url="https://kb.example.com")
+    c = app.test_client()
+    assert c.get("/", headers={"Host": "evil.example"}).status_code == 400
+    resp = c.get("//evil.example/x", headers={"Host": "evil.example"})
+    assert resp.status_code == 400 and "evil.example" not in resp.headers.get("Location", "")
+    assert c.get("/", headers={"Host": "kb.example.com"}).status_code == 200
+    assert c.get("/", headers={"Host": "KB.example.com:443"}).status_code == 200
+    assert c.get("/").status_code == 200  # the test client's localhost, in testing
+    app.testing = False
+    assert c.get("/", headers={"Host": "localhost"}).status_code == 400  # production: only kb.example.com
+
+
+def test_dev_mode_serves_localhost(tmp_path):
+    app = build_app(sqlite_url(tmp_path), index_dir=tmp_path / "i", site_url="https://kb.example.com", dev=True)
+    app.testing = False
+    c = app.test_client()
+    for host in ("localhost:8000", "127.0.0.1", "kb.example.com"):
+        assert c.get("/", headers={"Host": host}).status_code == 200, host
+    assert c.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+# --- defaults: caching, Vary, Permissions-Policy, no server banner -----------------------------
+
+def test_personal_answers_are_not_cached(tmp_path):
+    app = build_app(sqlite_url(tmp_path), index_dir=tmp_path / "i")
+    c = app.test_client()
+    h = as_user(ADMIN)
+    for url in ("/admin/flags", "/admin/flags.csv", "/admin/flags.json"):
+        resp = c.get(url, headers=h)
+        assert resp.status_code == 200 and "no-store" in resp.headers.get("Cache-Control", ""), url
+    assert "no-store" in vote_no(c).headers.get("Cache-Control", "")
+    page = c.get("/a/payroll/pay-schedule", headers=h)
+    assert "no-store" in page.headers.get("Cache-Control", "")  # it names the person signed in
+    vary = {v.strip().lower() for v in page.headers.get("Vary", "").split(",")}
+    assert {"cookie", "x-forwarded-email"} <= vary
+    assert {"camera=()", "microphone=()", "geolocation=()"} <= set(page.headers["Permissions-Policy"].split(", "))
+
+
+def test_dev_pages_are_not_cached(tmp_path):
+    app = build_app(sqlite_url(tmp_path), index_dir=tmp_path / "i", dev=True)
+    c = app.test_client()
+    resp = c.post("/dev/switch", data={"csrf_token": token(c, "/"), "role": "admin", "next": "/"})
+    assert resp.status_code == 302 and "no-store" in resp.headers.get("Cache-Control", "")
+
+
+def test_the_server_does_not_announce_werkzeug_and_python(tmp_path):
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from kb.cli.serve import QuietRequestHandler
+
+    app = build_app(sqlite_url(tmp_path), index_dir=tmp_path / "i")
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/") as resp:  # noqa: S310 (local)
+            banner = resp.headers.get("Server", "")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert "Werkzeug" not in banner and "Python" not in banner
