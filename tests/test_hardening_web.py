@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 from kb.feedback.db import upgrade
-from kb.feedback.models import Flag
+from kb.feedback.models import Flag, OutboxMessage, Vote
 
 from .conftest import sqlite_url
 
@@ -360,3 +360,36 @@ def test_the_server_does_not_announce_werkzeug_and_python(tmp_path):
         server.shutdown()
         thread.join(timeout=10)
     assert "Werkzeug" not in banner and "Python" not in banner
+
+
+# --- 5: an anonymous flood is one flag with a count --------------------------------------------
+
+def test_anonymous_reports_on_one_article_collapse_into_one_flag(pg_app):
+    app = pg_app(trusted_proxies="", anonymous_feedback=True)
+    kb = app.extensions["kb"]
+
+    def anonymous_no(comment):
+        c = app.test_client()  # no cookie: a new anonymous reader each time
+        return c.post("/feedback/article", headers=JSON, data={
+            "csrf_token": token(c), "article": ARTICLE, "helpful": "no", "reason": "outdated", "comment": comment})
+
+    first = anonymous_no("first")
+    with kb.db.session() as s:
+        messages = s.scalar(select(func.count()).select_from(OutboxMessage))
+    refs = {anonymous_no(f"again {i}").get_json()["flag"] for i in range(5)}
+    assert refs == {first.get_json()["flag"]}
+    with kb.db.session() as s:
+        flags = list(s.scalars(select(Flag)))
+        assert [(f.reports, f.comment) for f in flags] == [(6, "first")]
+        assert [e.action for e in flags[0].events] == ["created"] + ["reported"] * 5
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == messages  # no new emails
+        assert s.scalar(select(func.count()).select_from(Vote)) == 6  # every vote still counted
+
+
+def test_signed_in_reports_still_make_their_own_flags(pg_app):
+    app = pg_app()
+    c = app.test_client()
+    vote_no(c, email="a@x.example")
+    vote_no(c, email="b@x.example")
+    with app.extensions["kb"].db.session() as s:
+        assert [f.reports for f in s.scalars(select(Flag))] == [1, 1]

@@ -101,7 +101,7 @@ class FeedbackService:
             vote.git_commit = article.git.commit if article.git else None
             vote.updated_at = now
             s.flush()
-            flag_id = None if helpful else self._flag_vote(s, vote, article, reporter, notify).id
+            flag_id = None if helpful else self._flag_vote(s, vote, article, reporter, notify, changed).id
             return Receipt(vote.id, flag_id, self._department(article.department), changed)
 
     def flag_gap(
@@ -258,8 +258,30 @@ class FeedbackService:
         """Every flag of ``flag_ids`` (once each), checked before any is changed."""
         return [self._triageable(s, actor, fid) for fid in dict.fromkeys(flag_ids)]
 
-    def _flag_vote(self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool) -> Flag:
+    def _open_anonymous_flag(self, s: Session, article: Article) -> Flag | None:
+        """The open flag anonymous readers raised on ``article``, if there is one."""
+        return s.scalar(select(Flag).where(
+            Flag.kind == "article", Flag.article == article.path, Flag.reporter.is_(None),
+            Flag.status.in_(OPEN_STATUSES),
+        ).order_by(Flag.id).limit(1))
+
+    def _count_report(self, s: Session, flag: Flag, vote: Vote) -> Flag:
+        """One more anonymous report on an open flag: counted and logged, no new flag and no new message."""
+        flag.reports = (flag.reports or 1) + 1
+        flag.updated_at = self.now()
+        self._event(s, flag, None, "reported", {"reason": vote.reason, "comment": vote.comment, "vote": vote.id})
+        return flag
+
+    def _flag_vote(
+        self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool, changed: bool = False
+    ) -> Flag:
         flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id))
+        if flag is None and reporter is None:
+            # Anonymous readers cannot be told apart (a new cookie is a new reader): their repeated
+            # "No"s on one article are one flag with a count, so a flood is one email, not forty.
+            same = self._open_anonymous_flag(s, article)
+            if same is not None:
+                return same if changed else self._count_report(s, same, vote)
         if flag is None:
             return self._new_flag(
                 s, kind="article", department=article.department, article=article.path, section=vote.section,
