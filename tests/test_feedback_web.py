@@ -183,7 +183,7 @@ def test_owner_sees_only_their_department(make_app):
     assert {f["department"] for f in data["flags"]} == {"payroll"}
     vpn_flag = app.test_client().get("/admin/flags.json", headers=as_user("boss@meridian.example")).get_json()
     other = next(f["id"] for f in vpn_flag["flags"] if f["department"] == "it-security")
-    assert app.test_client().get(f"/admin/flags/{other}", headers=as_user(owner)).status_code == 403
+    assert app.test_client().get(f"/admin/flags/{other}", headers=as_user(owner)).status_code == 404  # as if missing
 
 
 def test_comments_are_escaped_in_the_queue_and_exports_are_safe(make_app):

@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from search import runtime
 
 from .. import create_app
+from ..config import ConfigError
 from ..feedback import SchemaOutdatedError
 from .common import Progress, articles_option, make_kb
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """The built-in server without its ``Server: Werkzeug/… Python/…`` banner: it says only "kb"."""
+
+    def version_string(self) -> str:
+        return "kb"
 
 
 def _log(message: str) -> None:
@@ -29,7 +38,7 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
     runtime.configure(threads=1)  # queries are one short vector each: a second thread costs more than it saves
     try:
         app = create_app(kb)
-    except SchemaOutdatedError as exc:
+    except (SchemaOutdatedError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     _log(f"{len(kb.library.articles)} articles from {kb.config.articles_dir}")
     # Requests never build: the index is brought up to date here, before serving,
@@ -45,4 +54,5 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
     _log(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
+               request_handler=QuietRequestHandler)

@@ -85,6 +85,11 @@ def post_json(url: str, payload: dict[str, Any], timeout: float = 10.0) -> None:
             raise OSError(f"webhook answered {resp.status}")
 
 
+def chat_escape(text: str) -> str:
+    """Text shown as written in Slack-compatible markup: only &, < and > are escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class EmailChannel(Channel):
     """SMTP, with the server from the Config (KB_SMTP_*)."""
 
@@ -130,7 +135,9 @@ class WebhookChannel(Channel):
         self.timeout = timeout
 
     def render(self, notice: Notice) -> dict[str, Any]:
-        return {"text": f"{notice.subject}\n{notice.body}"}
+        # Comments, queries, titles and sections are the users': none of their text may be chat markup
+        # (<!channel> pings everyone, <https://evil|Click here> disguises a link). Slack's escaping.
+        return {"text": chat_escape(f"{notice.subject}\n{notice.body}")}
 
     def send(self, message: OutboxMessage) -> None:
         post_json(message.target, message.payload, self.timeout)

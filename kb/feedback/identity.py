@@ -9,9 +9,14 @@ departments.yml, admins from KB_ADMINS.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from ..content.models import Department
+from .rules import EMAIL_MAX
+
+#: One address, nothing around it: no lists (",", ";"), no display names ("<>"), no spaces or control characters.
+_ADDRESS = re.compile(r"[^@\s,;<>\"'\x00-\x1f\x7f]+@[^@\s,;<>\"'\x00-\x1f\x7f]+")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,14 @@ def person_for(email: str | None, departments: dict[str, Department], admins: se
     email = email.strip().lower()
     owns = frozenset(d.id for d in departments.values() if email in {o.lower() for o in d.owners})
     return Person(email, is_admin=email in admins, owns=owns)
+
+
+def parse_identity(value: str) -> str | None:
+    """The email address an identity header names, or None when it is not exactly one well-formed address."""
+    value = value.strip()
+    if len(value) > EMAIL_MAX or not _ADDRESS.fullmatch(value):
+        return None
+    return value.lower()
 
 
 def trusted(remote_addr: str | None, proxies: list[str]) -> bool:

@@ -66,6 +66,8 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: How many reports this flag stands for: anonymous "No"s on one open article flag are counted here.
+    reports: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     events: Mapped[list[FlagEvent]] = relationship(back_populates="flag", order_by="FlagEvent.id")
 

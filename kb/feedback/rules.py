@@ -13,6 +13,10 @@ from .errors import InvalidInputError, InvalidTransitionError
 COMMENT_MAX = 2000  # characters of a comment; the forms show and enforce the same number
 QUERY_MAX = 500  # characters of a search query kept (the column's size)
 SECTION_MAX = 300
+NOTE_MAX = 2000  # characters of a triage note (resolve, decline)
+EMAIL_MAX = 320  # characters of an email address: reporters, assignees, identities (the columns' size)
+ID_MAX = 2**31 - 1  # the largest flag id the databases store (INTEGER)
+AGE_MAX_DAYS = 36500  # an "older than" filter beyond a century means "any age"
 
 #: The statuses a department still has to act on, and the ones it is done with.
 OPEN_STATUSES = ("new", "acknowledged")
@@ -79,20 +83,51 @@ def check_action(action: str, status: str, note: str | None) -> Action:
     return step
 
 
+def clean_text(value: str | None) -> str:
+    """Text as the databases can store it: no NUL characters (PostgreSQL refuses them), trimmed."""
+    return (value or "").replace("\x00", "").strip()
+
+
 def clean_comment(comment: str | None) -> str | None:
-    comment = (comment or "").strip()
+    comment = clean_text(comment)
     if len(comment) > COMMENT_MAX:
         raise InvalidInputError("comment_too_long", f"comments are at most {COMMENT_MAX} characters", max=COMMENT_MAX)
     return comment or None
 
 
+def clean_note(note: str | None) -> str | None:
+    """A triage note: at most NOTE_MAX characters."""
+    note = clean_text(note)
+    if len(note) > NOTE_MAX:
+        raise InvalidInputError("too_long", f"notes are at most {NOTE_MAX} characters", max=NOTE_MAX)
+    return note or None
+
+
+def clean_assignee(assignee: str | None) -> str | None:
+    """Who a flag is assigned to: an email address (lower case), or None to unassign."""
+    assignee = clean_text(assignee).lower()
+    if len(assignee) > EMAIL_MAX:
+        raise InvalidInputError("too_long", f"an assignee is at most {EMAIL_MAX} characters", max=EMAIL_MAX)
+    return assignee or None
+
+
 def clean_query(query: str | None) -> str:
     """A search query as stored: whitespace collapsed, at most QUERY_MAX characters."""
-    return " ".join((query or "").split())[:QUERY_MAX]
+    return " ".join(clean_text(query).split())[:QUERY_MAX]
 
 
 def clean_section(section: str | None) -> str | None:
-    return (section or None) and section[:SECTION_MAX]
+    return clean_text(section)[:SECTION_MAX] or None
+
+
+def valid_id(flag_id: int) -> bool:
+    """Whether ``flag_id`` can name a stored flag (ids past the column's range cannot)."""
+    return 0 < flag_id <= ID_MAX
+
+
+def clean_age(days: int | None) -> int | None:
+    """An "older than N days" filter the clock can compute: at most AGE_MAX_DAYS (0 or None: any age)."""
+    return min(days, AGE_MAX_DAYS) if days and days > 0 else None
 
 
 def check_vote(helpful: bool, reason: str | None) -> None:

@@ -20,7 +20,7 @@ from ..content.urls import SiteUrls
 from .channels import Channels
 from .db import Database
 from .due import due_date
-from .errors import InvalidInputError, InvalidTransitionError, NotFoundError, PermissionDeniedError
+from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
 from .models import Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
 from .notify import flag_notice, resolution_notice
@@ -35,9 +35,14 @@ from .rules import (
     allowed_actions,
     check_action,
     check_vote,
+    clean_age,
+    clean_assignee,
     clean_comment,
+    clean_note,
     clean_query,
     clean_section,
+    clean_text,
+    valid_id,
 )
 from .views import FlagView, flag_view
 
@@ -97,7 +102,7 @@ class FeedbackService:
             vote.git_commit = article.git.commit if article.git else None
             vote.updated_at = now
             s.flush()
-            flag_id = None if helpful else self._flag_vote(s, vote, article, reporter, notify).id
+            flag_id = None if helpful else self._flag_vote(s, vote, article, reporter, notify, changed).id
             return Receipt(vote.id, flag_id, self._department(article.department), changed)
 
     def flag_gap(
@@ -120,8 +125,8 @@ class FeedbackService:
 
     def record_search(self, query: str, lang: str, department: str | None, results: int, top: str | None) -> None:
         with self.db.session() as s:
-            s.add(SearchLog(at=self.now(), query=query[:QUERY_MAX], lang=lang, department=department,
-                            results=results, top_article=top))
+            s.add(SearchLog(at=self.now(), query=clean_query(query)[:QUERY_MAX], lang=lang,
+                            department=department and clean_text(department), results=results, top_article=top))
 
     # --- department owners and admins ------------------------------------
     def get_flag(self, actor: Person, flag_id: int) -> Flag:
@@ -147,32 +152,33 @@ class FeedbackService:
 
     def transition(self, actor: Person, flag_id: int, action: str, note: str | None = None) -> Flag:
         """Move a flag along its life cycle (rules.ACTIONS); resolve and decline need a note."""
-        note = (note or "").strip() or None
+        note = clean_note(note)
         with self.db.session() as s:
             flag = self._triageable(s, actor, flag_id)
             self._apply(s, flag, check_action(action, flag.status, note), actor.email, note)
             return flag
 
     def assign(self, actor: Person, flag_ids: Sequence[int], assignee: str | None) -> int:
-        assignee = (assignee or "").strip().lower() or None
+        """Assign every flag of ``flag_ids``, or none: one flag ``actor`` may not triage refuses all."""
+        assignee = clean_assignee(assignee)
         with self.db.session() as s:
-            for fid in flag_ids:
-                flag = self._triageable(s, actor, fid)
+            flags = self._all_triageable(s, actor, flag_ids)
+            for flag in flags:
                 if flag.assignee != assignee:
                     self._event(s, flag, actor.email, "assigned", {"from": flag.assignee, "to": assignee})
                     flag.assignee = assignee
                     flag.updated_at = self.now()
-        return len(flag_ids)
+            return len(flags)
 
     def bulk_acknowledge(self, actor: Person, flag_ids: Sequence[int]) -> int:
-        done = 0
-        for fid in flag_ids:
-            try:
-                self.transition(actor, fid, "acknowledge")
-                done += 1
-            except InvalidTransitionError:
-                continue  # already acknowledged or closed: nothing to do
-        return done
+        """Acknowledge the new flags of ``flag_ids`` in one transaction, after checking them all."""
+        step = ACTIONS["acknowledge"]
+        with self.db.session() as s:
+            flags = self._all_triageable(s, actor, flag_ids)
+            todo = [f for f in flags if f.status in step.sources]  # acknowledged or closed: nothing to do
+            for flag in todo:
+                self._apply(s, flag, step, actor.email, None)
+            return len(todo)
 
     def resolve_from_commit(self, flag_id: int, commit: ResolvingCommit) -> str:
         """Docs-as-code closure: a commit saying ``Resolves-Feedback: <id>``.
@@ -184,7 +190,7 @@ class FeedbackService:
         """
         resolve = ACTIONS["resolve"]
         with self.db.session() as s:
-            flag = s.get(Flag, flag_id)
+            flag = s.get(Flag, flag_id) if valid_id(flag_id) else None
             if flag is None or flag.status not in resolve.sources:
                 return "not-open"
             if not self._touches(commit.files, flag):
@@ -220,7 +226,7 @@ class FeedbackService:
         q = select(Flag)
         if not actor.is_admin:
             q = q.where(Flag.department.in_(sorted(actor.owns)))
-        if department:
+        if department := clean_text(department):
             q = q.where(Flag.department == department)
         if status in STATUSES:
             q = q.where(Flag.status == status)
@@ -228,11 +234,11 @@ class FeedbackService:
             q = q.where(Flag.status.in_(OPEN_STATUSES))
         if reason in REASONS:
             q = q.where(Flag.reason == reason)
-        if article:
+        if article := clean_text(article):
             q = q.where(Flag.article == article)
-        if older_than_days:
+        if older_than_days := clean_age(older_than_days):
             q = q.where(Flag.created_at <= self.now() - timedelta(days=older_than_days))
-        if text:
+        if text := clean_text(text):
             like = f"%{text.lower()}%"
             q = q.where(func.lower(func.coalesce(Flag.comment, "") + " " + func.coalesce(Flag.query, "")).like(like))
         order = {
@@ -258,15 +264,41 @@ class FeedbackService:
         return self.library().departments.get(dep_id)
 
     def _triageable(self, s: Session, actor: Person, flag_id: int) -> Flag:
-        flag = s.get(Flag, flag_id)
+        flag = s.get(Flag, flag_id) if valid_id(flag_id) else None
         if flag is None:
             raise NotFoundError("not_found", f"no flag {flag_id}", id=flag_id)
         if not actor.can_triage(flag.department):
             raise PermissionDeniedError("forbidden", "only the owning department or an admin can see or change this flag")
         return flag
 
-    def _flag_vote(self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool) -> Flag:
+    def _all_triageable(self, s: Session, actor: Person, flag_ids: Sequence[int]) -> list[Flag]:
+        """Every flag of ``flag_ids`` (once each), checked before any is changed."""
+        return [self._triageable(s, actor, fid) for fid in dict.fromkeys(flag_ids)]
+
+    def _open_anonymous_flag(self, s: Session, article: Article) -> Flag | None:
+        """The open flag anonymous readers raised on ``article``, if there is one."""
+        return s.scalar(select(Flag).where(
+            Flag.kind == "article", Flag.article == article.path, Flag.reporter.is_(None),
+            Flag.status.in_(OPEN_STATUSES),
+        ).order_by(Flag.id).limit(1))
+
+    def _count_report(self, s: Session, flag: Flag, vote: Vote) -> Flag:
+        """One more anonymous report on an open flag: counted and logged, no new flag and no new message."""
+        flag.reports = (flag.reports or 1) + 1
+        flag.updated_at = self.now()
+        self._event(s, flag, None, "reported", {"reason": vote.reason, "comment": vote.comment, "vote": vote.id})
+        return flag
+
+    def _flag_vote(
+        self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool, changed: bool = False
+    ) -> Flag:
         flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id))
+        if flag is None and reporter is None:
+            # Anonymous readers cannot be told apart (a new cookie is a new reader): their repeated
+            # "No"s on one article are one flag with a count, so a flood is one email, not forty.
+            same = self._open_anonymous_flag(s, article)
+            if same is not None:
+                return same if changed else self._count_report(s, same, vote)
         if flag is None:
             return self._new_flag(
                 s, kind="article", department=article.department, article=article.path, section=vote.section,

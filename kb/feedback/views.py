@@ -19,6 +19,7 @@ from .rules import OPEN_STATUSES, Action, allowed_actions
 EXPORT_FIELDS = (
     "id", "kind", "department", "status", "reason", "article", "article_title", "section", "query",
     "comment", "assignee", "reporter", "created_at", "due_at", "overdue", "resolution_note", "article_changed",
+    "reports",
 )
 
 
@@ -46,6 +47,7 @@ class FlagView:
     diff_url: str | None  # the repository's compare view for that change (KB_DIFF_URL)
     actions: tuple[Action, ...]
     events: tuple[FlagEvent, ...] = ()  # the audit log, on the flag's own page only
+    reports: int = 1  # anonymous reports counted on this flag
 
     def as_dict(self) -> dict[str, Any]:
         """The export row: plain values, times in ISO 8601."""
@@ -77,5 +79,5 @@ def flag_view(
         notify_reporter=bool(flag.notify_reporter), created_at=_aware(flag.created_at), due_at=due,
         overdue=bool(due and due < now and flag.status in OPEN_STATUSES),
         resolution_note=flag.resolution_note, article_changed=changed, diff_url=diff_url,
-        actions=allowed_actions(flag.status), events=events,
+        actions=allowed_actions(flag.status), events=events, reports=flag.reports or 1,
     )

@@ -23,8 +23,9 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, errors, feedback, filters, pages, search, security
+    from . import admin, errors, feedback, filters, headers, pages, search, security
 
+    headers.init_app(app)
     security.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(search.bp)
@@ -36,15 +37,3 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def site_context() -> dict:
         return {"site_name": core().config.site_name, "kb_config": core().config, "today": date.today()}
-
-    @app.after_request
-    def security_headers(response):  # noqa: ANN001, ANN202
-        # No inline scripts or styles anywhere, so the policy can be strict.
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response

@@ -43,8 +43,13 @@ def _filter_args() -> dict[str, str]:
     return args
 
 
+def _whole(value: str) -> int | None:
+    """A whole number as typed (ASCII digits only: "²".isdigit() is true but int() refuses it)."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def _views(person: Person, args: dict[str, str]) -> list[FlagView]:
-    age = int(args["age"]) if args["age"].isdigit() else None
+    age = _whole(args["age"])
     return _service().flag_views(
         person, department=args["department"] or None, status=args["status"] or None, reason=args["reason"] or None,
         article=args["article"] or None, older_than_days=age, text=args["q"] or None, sort=args["sort"] or "due",
@@ -61,9 +66,13 @@ def flags() -> ResponseReturnValue:
     )
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _spreadsheet_safe(value: object) -> object:
-    # A comment starting with = or + must not become a formula in a spreadsheet.
-    return "'" + value if isinstance(value, str) and value[:1] in "=+-@" else value
+    # No cell of an export may become a formula in a spreadsheet, whichever field it is.
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 @bp.get("/flags.<fmt>")
@@ -87,7 +96,7 @@ def export(fmt: str) -> ResponseReturnValue:
 @bp.post("/flags/bulk")
 def bulk() -> ResponseReturnValue:
     person = _require_triager()
-    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()]
+    ids = [i for i in map(_whole, request.form.getlist("ids")) if i is not None]
     action = request.form.get("action")
     try:
         if action == "acknowledge":
@@ -98,8 +107,8 @@ def bulk() -> ResponseReturnValue:
             flash(_("%(num)d flag(s) assigned.", num=n), "success")
         else:
             flash(_("Choose an action."), "error")
-    except PermissionDeniedError:
-        abort(403)
+    except (NotFoundError, PermissionDeniedError):
+        abort(404)
     except FeedbackError as exc:
         flash(error_message(exc), "error")
     return redirect(url_for("admin.flags", **{k: v for k, v in request.args.items() if k in FILTERS}))
@@ -110,10 +119,8 @@ def flag_detail(flag_id: int) -> ResponseReturnValue:
     person = _require_triager()
     try:
         view = _service().view_flag(person, flag_id)
-    except NotFoundError:
-        abort(404)
-    except PermissionDeniedError:
-        abort(403)
+    except (NotFoundError, PermissionDeniedError):
+        abort(404)  # another department's flag looks like no flag: the ids are no oracle
     return render_template("admin_flag.html", flag=view)
 
 
@@ -127,10 +134,8 @@ def flag_action(flag_id: int) -> ResponseReturnValue:
         else:
             _service().transition(person, flag_id, action, request.form.get("note"))
         flash(_("Saved."), "success")
-    except NotFoundError:
-        abort(404)
-    except PermissionDeniedError:
-        abort(403)
+    except (NotFoundError, PermissionDeniedError):
+        abort(404)  # another department's flag looks like no flag: the ids are no oracle
     except FeedbackError as exc:
         flash(error_message(exc), "error")
     return redirect(url_for("admin.flag_detail", flag_id=flag_id))

@@ -12,6 +12,8 @@ def _describe(exc: HTTPException) -> str:
         return exc.description if exc.description and not exc.description.startswith("You don't") else _(
             "You do not have permission to see this page."
         )
+    if exc.code == 413:
+        return _("This request is too large. Shorten what you wrote and try again.")
     if exc.code == 429:
         return _("You have sent a lot of feedback in a short time. Please wait a while and try again.")
     return _("The request could not be understood.")
@@ -26,6 +28,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(400)
     @app.errorhandler(403)
+    @app.errorhandler(413)
     @app.errorhandler(429)
     def client_error(exc: HTTPException):  # noqa: ANN202
         from .feedback import wants_json

@@ -39,6 +39,7 @@ ERROR_MESSAGES = {
     "reason_required": _l("Tell us what was wrong: choose a reason."),
     "bad_reason": _l("Choose one of the reasons in the list."),
     "comment_too_long": _l("Comments can be up to %(max)s characters."),
+    "too_long": _l("This text can be up to %(max)s characters."),
     "choose_department": _l("Choose the department that should answer."),
     "empty_gap": _l("Say what you were looking for."),
     "note_required": _l("%(action)s: say why in a note."),

@@ -11,8 +11,8 @@ from flask_babel import format_date
 
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only local paths: never redirect off-site (no open redirects)."""
-    if not target:
-        return default
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return default  # a control character (CR, LF) in a Location header is a server error
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
