@@ -96,6 +96,13 @@ class Config:
     #: KB_MAX_REQUEST_BYTES: the largest request body accepted (a 2,000-character comment in UTF-8 plus fields); larger: 413.
     max_request_bytes: int = 64 * 1024
 
+    #: KB_WEBHOOK_ALLOW: comma-separated hosts a webhook may call over plain http (otherwise https only).
+    webhook_allow: str = ""
+
+    @property
+    def webhook_allow_hosts(self) -> list[str]:
+        return [h.strip().lower() for h in self.webhook_allow.split(",") if h.strip()]
+
     @property
     def admin_emails(self) -> set[str]:
         return {a.strip().lower() for a in self.admins.split(",") if a.strip()}

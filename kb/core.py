@@ -23,6 +23,7 @@ from search.service import SearchPage, SearchService
 from . import indexing
 from .config import Config
 from .content import ContentStore, Library, Problem, check_library
+from .content.departments import FILENAME as DEPARTMENTS_FILE
 from .content.files import Limits
 from .content.gitmeta import resolving_commits
 from .content.urls import SiteUrls
@@ -64,8 +65,13 @@ class KB:
         return SiteUrls(self.config.site_url, self.config.diff_url)
 
     def check(self, today: date | None = None) -> list[Problem]:
-        """Everything ``kb check`` reports."""
-        return check_library(self.library, today or date.today(), self.config.default_review_days)
+        """Everything ``kb check`` reports: the content's problems and the notification
+        targets in departments.yml that the channels refuse."""
+        lib = self.library
+        problems = check_library(lib, today or date.today(), self.config.default_review_days)
+        refused = [Problem(DEPARTMENTS_FILE, dep.line, "error", "notify-target", message)
+                   for dep, message in self.channels.problems(d for d in lib.departments.values() if d.declared)]
+        return sorted(problems + refused, key=lambda p: (p.file, p.line or 0, p.severity != "error"))
 
     # --- search ---------------------------------------------------------------
     @cached_property

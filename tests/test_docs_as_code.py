@@ -34,7 +34,7 @@ def test_commit_resolves_flag_on_index(tmp_path):
     url = sqlite_url(tmp_path)
     db = Database(url)
     lib = load_library(repo)
-    svc = FeedbackService(db, lambda: lib, SiteUrls("http://kb.test"), Channels.from_config(Config()))
+    svc = FeedbackService(db, lambda: lib, SiteUrls("http://kb.test"), Channels.from_config(Config(webhook_allow="127.0.0.1")))
     flag = svc.vote(voter="e", reporter="e@x.example", article=lib.articles["payroll/pay.md"], helpful=False,
                     reason="outdated", notify=True).flag_id
     other = svc.flag_gap(reporter=None, query="bonus", department="payroll").flag_id
@@ -81,7 +81,7 @@ def test_a_trailer_in_a_commit_to_another_department_is_refused_and_reported(tmp
     git(repo, "commit", "-qm", "First version")
     url = sqlite_url(tmp_path)
     lib = load_library(repo)
-    svc = FeedbackService(Database(url), lambda: lib, SiteUrls("http://kb.test"), Channels.from_config(Config()))
+    svc = FeedbackService(Database(url), lambda: lib, SiteUrls("http://kb.test"), Channels.from_config(Config(webhook_allow="127.0.0.1")))
     flag = svc.flag_gap(reporter=None, query="bonus dates", department="payroll").flag_id
     (repo / "people" / "leave.md").write_text("---\ntitle: Leave\n---\n25 days.\n")
     git(repo, "commit", "-qam", f"More leave\n\nResolves-Feedback: {flag}")

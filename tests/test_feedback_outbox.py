@@ -90,7 +90,7 @@ def test_mail_server_down_then_up_delivers_exactly_once(db, smtp, webhook):
     deps = dict(DEPARTMENTS)
     deps["payroll"] = type(deps["payroll"])(**{**deps["payroll"].__dict__, "notify": {"email": ["payroll-kb@x.example"], "webhook": url}})
     clock = Clock()
-    mail = Channels.from_config(Config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example"))
+    mail = Channels.from_config(Config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example", webhook_allow="127.0.0.1"))
     svc = service(db, library(departments=deps), clock, mail)
     svc.vote(voter="e", reporter="e@x.example", article=article(), helpful=False, reason="outdated", comment="Old", notify=True)
 
@@ -138,7 +138,7 @@ class Teams(WebhookChannel):
 def test_a_new_channel_is_one_class_and_one_registry_line(db, webhook, monkeypatch):
     url, received = webhook
     monkeypatch.setattr(channels_module, "CHANNEL_TYPES", (*channels_module.CHANNEL_TYPES, Teams))  # the registry line
-    channels = Channels.from_config(Config())
+    channels = Channels.from_config(Config(webhook_allow="127.0.0.1"))
     assert channels.names == ("email", "webhook", "teams") and Channels.known() == channels.names
     deps = {"it": Department("it", "IT", notify={"teams": url})}
     svc = service(db, library(article("it/vpn.md", dept="it"), departments=deps), channels=channels)

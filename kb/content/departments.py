@@ -101,7 +101,7 @@ def _department(entry: Any, number: int, line: int | None, taken: dict[str, Depa
         id=dep_id, name=v["name"] or dep_id, description=v["description"], owners=v["owners"],
         contact=Contact(email=contact.get("email"), chat=contact.get("chat"), phone=contact.get("phone")),
         response_target=v["response_target"], review_every=v["review_every"], notify=v["notify"],
-        synonyms=v["synonyms"], extra={k: val for k, val in entry.items() if k not in _KNOWN},
+        synonyms=v["synonyms"], extra={k: val for k, val in entry.items() if k not in _KNOWN}, line=line,
     )
 
 

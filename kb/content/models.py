@@ -68,6 +68,7 @@ class Department:
     synonyms: list[list[str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     declared: bool = True  # False when inferred from a folder with no departments.yml entry
+    line: int | None = None  # where its entry starts in departments.yml
 
 
 @dataclass(frozen=True)

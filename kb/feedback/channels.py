@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from ..config import Config
 from ..content.models import Department
@@ -45,15 +46,16 @@ class Channel:
     def from_config(cls, config: Config) -> Channel:
         return cls()
 
+    def refusal(self, target: str) -> str | None:
+        """Why this channel does not send to ``target``; None when it does."""
+        return None if target else "an empty target"
+
     def accepts(self, target: str) -> bool:
-        """Whether ``target`` is an address this channel can send to."""
-        return bool(target)
+        return self.refusal(target) is None
 
     def targets(self, department: Department | None) -> list[str]:
         """The department's targets for this channel: ``notify[name]``, one value or a list."""
-        value = department.notify.get(self.name) if department else None
-        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        return [v for v in values if isinstance(v, str) and self.accepts(v)]
+        return [v for v in notify_values(department, self.name) if isinstance(v, str) and self.accepts(v)]
 
     def render(self, notice: Notice) -> dict[str, Any]:
         """The payload stored in the outbox, exactly as it will be sent."""
@@ -77,10 +79,24 @@ class Channel:
         return f"{notice.key}-{self.name}-{hashlib.sha256(target.encode()).hexdigest()[:32]}"
 
 
+def notify_values(department: Department | None, name: str) -> list[Any]:
+    """What ``notify:`` lists under ``name``: one value or a list (None: nothing)."""
+    value = department.notify.get(name) if department else None
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect answers as an error: it could lead anywhere, an internal address included
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def post_json(url: str, payload: dict[str, Any], timeout: float = 10.0) -> None:
     data = json.dumps(payload).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (URLs from departments.yml only)
+    with _OPENER.open(req, timeout=timeout) as resp:  # URLs from departments.yml, checked by the channel
         if resp.status >= 300:
             raise OSError(f"webhook answered {resp.status}")
 
@@ -103,8 +119,8 @@ class EmailChannel(Channel):
     def from_config(cls, config: Config) -> EmailChannel:
         return cls(config)
 
-    def accepts(self, target: str) -> bool:
-        return "@" in target
+    def refusal(self, target: str) -> str | None:
+        return None if "@" in target else "not an email address"
 
     def render(self, notice: Notice) -> dict[str, Any]:
         return {"subject": notice.subject, "body": notice.body}
@@ -131,8 +147,25 @@ class WebhookChannel(Channel):
 
     name = "webhook"
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, allow_http: frozenset[str] = frozenset(), timeout: float = 10.0) -> None:
+        """``allow_http``: hosts that may be called over plain http (KB_WEBHOOK_ALLOW)."""
+        self.allow_http = allow_http
         self.timeout = timeout
+
+    @classmethod
+    def from_config(cls, config: Config) -> WebhookChannel:
+        return cls(frozenset(config.webhook_allow_hosts))
+
+    def refusal(self, target: str) -> str | None:
+        # departments.yml is written by many people: it must not make the server call
+        # internal services (metadata endpoints, admin ports) on their behalf.
+        parts = urlsplit(target)
+        host = (parts.hostname or "").lower()
+        if not host:
+            return "not a URL"
+        if parts.scheme == "https" or (parts.scheme == "http" and host in self.allow_http):
+            return None
+        return "only https:// webhooks are called (http:// only to hosts listed in KB_WEBHOOK_ALLOW)"
 
     def render(self, notice: Notice) -> dict[str, Any]:
         # Comments, queries, titles and sections are the users': none of their text may be chat markup
@@ -140,6 +173,9 @@ class WebhookChannel(Channel):
         return {"text": chat_escape(f"{notice.subject}\n{notice.body}")}
 
     def send(self, message: OutboxMessage) -> None:
+        why = self.refusal(message.target)  # rows queued before the rules changed are refused too
+        if why:
+            raise ValueError(f"webhook target refused: {why}")
         post_json(message.target, message.payload, self.timeout)
 
 
@@ -180,6 +216,21 @@ class Channels:
         """The outbox rows telling one person: by email, the address kb knows people by."""
         mail = self.get(EmailChannel.name)
         return mail.messages(notice, [email]) if mail and mail.accepts(email) else []
+
+    def problems(self, departments: Iterable[Department]) -> list[tuple[Department, str]]:
+        """What ``kb check`` says about ``notify:``: channels kb does not have, targets refused."""
+        out = []
+        for dep in departments:
+            for name in dep.notify:
+                channel = self.get(str(name))
+                if channel is None:
+                    out.append((dep, f"'{dep.id}': notify lists '{name}', which is not a channel (channels: {', '.join(self.names)})"))
+                    continue
+                for value in notify_values(dep, str(name)):
+                    why = channel.refusal(value) if isinstance(value, str) else "not text"
+                    if why:
+                        out.append((dep, f"'{dep.id}': {name} target {value!r} is not used: {why}"))
+        return out
 
     def send(self, message: OutboxMessage) -> None:
         channel = self.get(message.kind)
