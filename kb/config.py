@@ -84,7 +84,8 @@ class Config:
     smtp_starttls: bool = False
     #: KB_RATELIMIT_STORAGE: where rate-limit counters live (memory://, or redis://127.0.0.1:6379).
     ratelimit_storage: str = "memory://"
-    #: KB_FEEDBACK_LIMIT_PERSON / KB_FEEDBACK_LIMIT_ADDRESS: feedback posts allowed.
+    #: KB_FEEDBACK_LIMIT_PERSON / KB_FEEDBACK_LIMIT_ADDRESS: feedback posts (votes and gap reports together)
+    #: allowed to one signed-in person, and to one client address without identity.
     feedback_limit_person: str = "30/hour"
     feedback_limit_address: str = "120/hour"
     #: KB_DIFF_URL: a compare URL with {old} and {new} commits, for "article updated since this flag".
@@ -96,6 +97,8 @@ class Config:
     #: KB_MAX_REQUEST_BYTES: the largest request body accepted (a 2,000-character comment in UTF-8 plus fields); larger: 413.
     max_request_bytes: int = 64 * 1024
 
+    #: KB_SEARCH_LIMIT: searches (page and API) allowed per client address.
+    search_limit: str = "120/minute"
     #: KB_WEBHOOK_ALLOW: comma-separated hosts a webhook may call over plain http (otherwise https only).
     webhook_allow: str = ""
 

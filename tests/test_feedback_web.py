@@ -363,3 +363,58 @@ def test_a_resolved_flag_on_an_index_article_emails_a_working_url(make_articles,
         [mail] = s.scalars(select(OutboxMessage).where(OutboxMessage.target == "e@x.example"))
     link = re.search(r"https://kb\.example(/a/\S+)", mail.payload["body"]).group(1)
     assert link == "/a/people/onboarding" and c.get(link).status_code == 200
+
+
+def vote(c, t, headers, helpful="yes"):
+    data = {"csrf_token": t, "article": "payroll/pay-schedule.md", "helpful": helpful}
+    if helpful == "no":
+        data["reason"] = "unclear"
+    return c.post("/feedback/article", headers={**headers, "Accept": "application/json"}, data=data).status_code
+
+
+def gap(c, t, headers):
+    return c.post("/feedback/gap", headers={**headers, "Accept": "application/json"},
+                  data={"csrf_token": t, "query": "bonus dates", "department": "payroll"}).status_code
+
+
+def test_one_persons_refused_posts_cost_nobody_else_behind_the_proxy(make_app):
+    # Everyone arrives from the SSO proxy's address. Before, each refused post of one
+    # person still counted against that address, and then everyone got 429.
+    app = make_app(feedback_limit_person="3/hour", feedback_limit_address="5/hour")
+    c = app.test_client()
+    t = token(c)
+    assert [vote(c, t, as_user("spam@x.example")) for _ in range(8)] == [200] * 3 + [429] * 5
+    assert vote(c, t, as_user("colleague@x.example")) == 200
+
+
+def test_votes_and_gap_reports_share_one_budget(make_app):
+    app = make_app(feedback_limit_person="3/hour")
+    c = app.test_client()
+    t = token(c)
+    h = as_user("e@x.example")
+    assert [vote(c, t, h), gap(c, t, h), vote(c, t, h), gap(c, t, h)] == [200, 200, 200, 429]
+
+
+def test_anonymous_budgets_follow_the_forwarded_address_not_the_cookie(make_app):
+    app = make_app(anonymous_feedback=True, feedback_limit_address="2/hour")
+    t = token(app.test_client())
+    one = {"X-Forwarded-For": "10.0.0.7"}
+    codes = []
+    for _ in range(3):  # a new client (no cookie) each time, from one address
+        c = app.test_client()
+        codes.append(vote(c, token(c), one))
+    assert codes == [200, 200, 429]
+    c = app.test_client()
+    assert vote(c, token(c), {"X-Forwarded-For": "10.0.0.8"}) == 200  # another employee
+    assert t
+
+
+def test_searches_are_limited_per_client(make_app):
+    app = make_app(search_limit="3/minute")
+    c = app.test_client()
+    me, other = {"X-Forwarded-For": "10.0.0.7"}, {"X-Forwarded-For": "10.0.0.8"}
+    assert [c.get("/api/search?q=vpn", headers=me).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert c.get("/search?q=vpn", headers=me).status_code == 429
+    assert c.get("/api/search?q=vpn", headers=other).status_code == 200
+    page = c.get("/search?q=vpn", headers=me).get_data(as_text=True)
+    assert "searched a lot" in page

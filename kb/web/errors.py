@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -14,6 +14,8 @@ def _describe(exc: HTTPException) -> str:
         )
     if exc.code == 413:
         return _("This request is too large. Shorten what you wrote and try again.")
+    if exc.code == 429 and request.blueprint == "search":
+        return _("You have searched a lot in a short time. Please wait a minute and try again.")
     if exc.code == 429:
         return _("You have sent a lot of feedback in a short time. Please wait a while and try again.")
     return _("The request could not be understood.")

@@ -19,7 +19,7 @@ from ..feedback.identity import demo_people
 from ..feedback.rules import ACTIONS, REASON_LABELS
 from . import core, library
 from .filters import safe_next
-from .security import DEV_SESSION_KEY, current_person, limiter, person_key
+from .security import DEV_SESSION_KEY, FEEDBACK_SCOPE, current_person, feedback_key, feedback_limit, limiter
 
 bp = Blueprint("feedback", __name__)
 
@@ -58,15 +58,6 @@ def error_message(exc: FeedbackError) -> str:
         params["action"] = _(ACTIONS[params["action"]].label)
     message = ERROR_MESSAGES.get(exc.code)
     return str(message) % params if message is not None else _("Something went wrong. Please try again.")
-
-
-def _limits() -> str:
-    cfg = core().config
-    return cfg.feedback_limit_person
-
-
-def _address_limits() -> str:
-    return core().config.feedback_limit_address
 
 
 def wants_json() -> bool:
@@ -119,8 +110,7 @@ def _error(message: str, back: str, status: int = 400) -> ResponseReturnValue:
 
 
 @bp.post("/feedback/article")
-@limiter.limit(_limits, key_func=person_key, methods=["POST"])
-@limiter.limit(_address_limits, methods=["POST"])
+@limiter.shared_limit(feedback_limit, scope=FEEDBACK_SCOPE, key_func=feedback_key, methods=["POST"])
 def article_feedback() -> ResponseReturnValue:
     art = library().articles.get(request.form.get("article", ""))
     if art is None:
@@ -142,8 +132,7 @@ def article_feedback() -> ResponseReturnValue:
 
 
 @bp.post("/feedback/gap")
-@limiter.limit(_limits, key_func=person_key, methods=["POST"])
-@limiter.limit(_address_limits, methods=["POST"])
+@limiter.shared_limit(feedback_limit, scope=FEEDBACK_SCOPE, key_func=feedback_key, methods=["POST"])
 def gap_feedback() -> ResponseReturnValue:
     query = (request.form.get("query") or "")[:QUERY_MAX]
     back = url_for("search.search_page", q=query) + "#gap"

@@ -11,6 +11,7 @@ from search.searcher import IndexMissingError
 from ..i18n import select_locale
 from ..records import hit_record
 from . import core, library
+from .security import client_address, limiter, search_limit
 
 bp = Blueprint("search", __name__)
 MAX_PAGE = 100
@@ -35,6 +36,7 @@ def _departments() -> list:
 
 
 @bp.get("/search")
+@limiter.shared_limit(search_limit, scope="search", key_func=client_address)  # page and API: one budget
 def search_page():  # noqa: ANN201
     raw, department = request.args.get("q", ""), _department()
     page_number = _int_arg("page", 1, 1, MAX_PAGE) or 1
@@ -57,6 +59,7 @@ def search_page():  # noqa: ANN201
 
 
 @bp.get("/api/search")
+@limiter.shared_limit(search_limit, scope="search", key_func=client_address)  # page and API: one budget
 def api_search():  # noqa: ANN201
     raw = request.args.get("q", "")
     if not raw.strip():

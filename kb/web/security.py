@@ -12,6 +12,8 @@ from ..feedback.identity import Person, demo_people, parse_identity, person_for,
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+#: Every feedback form shares one budget: votes and gap reports alike.
+FEEDBACK_SCOPE = "feedback"
 DEV_SESSION_KEY = "kb_demo_email"
 
 
@@ -55,13 +57,41 @@ def _identify() -> Person:
     return person_for(email, library().departments, admins)
 
 
-def person_key() -> str:
-    """Rate-limit key for 'per person': the email, or the session for anonymous readers."""
+def client_address() -> str:
+    """The employee's address: behind the trusted proxy, the nearest address in its
+    X-Forwarded-For that is not a proxy itself; otherwise the connection's."""
+    from . import core
+
+    proxies = core().config.proxy_list
+    remote = request.remote_addr or ""
+    if not trusted(remote, proxies):
+        return remote
+    hops = [h.strip() for h in ",".join(request.headers.getlist("X-Forwarded-For")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop, proxies):
+            return hop[:64]
+    return remote
+
+
+def feedback_key() -> str:
+    """Whose feedback budget a post is charged to: the person when known, else the client's
+    address (not the session: dropping the cookie must not buy a new budget)."""
     person = current_person()
-    if person.email:
-        return "p:" + person.email
-    session.setdefault("kb_anon", __import__("secrets").token_hex(8))
-    return "s:" + session["kb_anon"]
+    return "p:" + person.email if person.email else "a:" + client_address()
+
+
+def feedback_limit() -> str:
+    """The budget of that key: a person's, or an address's (shared by everyone behind it)."""
+    from . import core
+
+    cfg = core().config
+    return cfg.feedback_limit_person if current_person().email else cfg.feedback_limit_address
+
+
+def search_limit() -> str:
+    from . import core
+
+    return core().config.search_limit
 
 
 def init_app(app: Flask) -> None:
