@@ -418,3 +418,20 @@ def test_searches_are_limited_per_client(make_app):
     assert c.get("/api/search?q=vpn", headers=other).status_code == 200
     page = c.get("/search?q=vpn", headers=me).get_data(as_text=True)
     assert "searched a lot" in page
+
+
+def test_limits_hold_across_processes_with_redis(make_app):
+    import socket
+    import uuid
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), 2).close()
+    except OSError:
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    storage = "redis://127.0.0.1:6379"
+    one = make_app(feedback_limit_person="3/hour", ratelimit_storage=storage)
+    two = make_app(feedback_limit_person="3/hour", ratelimit_storage=storage)  # another worker process
+    h = as_user(f"e-{uuid.uuid4().hex[:8]}@x.example")
+    c1, c2 = one.test_client(), two.test_client()
+    t1, t2 = token(c1), token(c2)
+    assert [vote(c1, t1, h), vote(c2, t2, h), vote(c1, t1, h), vote(c2, t2, h)] == [200, 200, 200, 429]
