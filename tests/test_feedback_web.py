@@ -15,7 +15,7 @@ from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 from kb.feedback import COMMENT_MAX, REASONS
 from kb.feedback.db import SchemaOutdatedError
-from kb.feedback.models import Flag, OutboxMessage, SearchLog, Vote
+from kb.feedback.models import ExportLog, Flag, FlagEvent, OutboxMessage, SearchLog, Vote
 
 from .conftest import sqlite_url
 
@@ -435,3 +435,40 @@ def test_limits_hold_across_processes_with_redis(make_app):
     c1, c2 = one.test_client(), two.test_client()
     t1, t2 = token(c1), token(c2)
     assert [vote(c1, t1, h), vote(c2, t2, h), vote(c1, t1, h), vote(c2, t2, h)] == [200, 200, 200, 429]
+
+
+def test_exports_record_who_exported_what(make_app):
+    app = make_app()
+    seed_flags(app)
+    c = app.test_client()
+    h = as_user("boss@meridian.example")
+    n = len(c.get("/admin/flags.json?department=payroll&status=", headers=h).get_json()["flags"])
+    c.get("/admin/flags.csv?q=dates", headers=h)
+    with app.extensions["kb"].db.session() as s:
+        logs = [(e.actor, e.format, e.filters, e.flags) for e in s.scalars(select(ExportLog).order_by(ExportLog.id))]
+    assert logs[0] == ("boss@meridian.example", "json", {"department": "payroll"}, n)
+    assert logs[1][:3] == ("boss@meridian.example", "csv", {"q": "dates", "status": "open"})
+
+
+def test_the_audit_history_is_append_only(make_app):
+    app = make_app()
+    seed_flags(app)
+    owner = payroll_owner(app)
+    c = app.test_client()
+    h = as_user(owner)
+    fid = c.get("/admin/flags.json", headers=h).get_json()["flags"][0]["id"]
+
+    def history():
+        with app.extensions["kb"].db.session() as s:
+            return [(e.id, e.at, e.actor, e.action, e.detail) for e in s.scalars(select(FlagEvent).where(FlagEvent.flag_id == fid).order_by(FlagEvent.id))]
+
+    before = history()
+    t = token(c)
+    for data in ({"action": "acknowledge"}, {"action": "assign", "assignee": "x@meridian.example"},
+                 {"action": "resolve", "note": "Fixed"}, {"action": "reopen"}):
+        c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, **data})
+    after = history()
+    assert after[: len(before)] == before and len(after) == len(before) + 4  # only ever appended
+    # No route of the application writes to the history other than through these actions.
+    writers = {r.rule for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}}
+    assert writers == {"/feedback/article", "/feedback/gap", "/admin/flags/bulk", "/admin/flags/<int:flag_id>", "/dev/switch"}

@@ -101,6 +101,19 @@ class SearchLog(Base):
     top_article: Mapped[str | None] = mapped_column(String(500))
 
 
+class ExportLog(Base):
+    """Who exported which flags, when: exports carry reporters' comments out of the application."""
+
+    __tablename__ = "export_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    format: Mapped[str] = mapped_column(String(10))
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    flags: Mapped[int] = mapped_column(Integer)
+
+
 class OutboxMessage(Base):
     """A side effect leaving the process (a channel's payload), written with the change that causes it."""
 

@@ -22,7 +22,7 @@ from .db import Database
 from .due import due_date
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
+from .models import ExportLog, Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
 from .notify import flag_notice, resolution_notice
 from .rules import (
     ACTIONS,
@@ -129,6 +129,12 @@ class FeedbackService:
                             department=department and clean_text(department), results=results, top_article=top))
 
     # --- department owners and admins ------------------------------------
+    def record_export(self, actor: Person, fmt: str, filters: dict[str, str], flags: int) -> None:
+        """Exports carry employees' comments out of kb: each one is recorded, with its filters."""
+        with self.db.session() as s:
+            s.add(ExportLog(at=self.now(), actor=actor.email or "", format=fmt[:10], flags=flags,
+                            filters={k: clean_text(v)[:200] for k, v in filters.items() if v}))
+
     def get_flag(self, actor: Person, flag_id: int) -> Flag:
         """The flag with its audit log (``events``), if ``actor`` may triage it."""
         with self.db.session() as s:

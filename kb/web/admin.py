@@ -80,7 +80,9 @@ def export(fmt: str) -> ResponseReturnValue:
     person = _require_triager()
     if fmt not in ("json", "csv"):
         abort(404)
-    rows = [v.as_dict() for v in _views(person, _filter_args())]
+    args = _filter_args()
+    rows = [v.as_dict() for v in _views(person, args)]
+    _service().record_export(person, fmt, args, len(rows))
     if fmt == "json":
         return jsonify(flags=rows)
     buf = io.StringIO()
