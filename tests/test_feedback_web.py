@@ -199,13 +199,17 @@ def test_comments_are_escaped_in_the_queue_and_exports_are_safe(make_app):
     assert formula.startswith("'=")  # never a live spreadsheet formula
 
 
-def test_triage_in_the_browserless_flow(make_app):
+def owner_with_a_flag(make_app):
+    """An app with seeded flags, a client, the payroll owner's headers and the id of a flag they triage."""
     app = make_app()
     seed_flags(app)
-    owner = payroll_owner(app)
     c = app.test_client()
-    h = as_user(owner)
-    fid = c.get("/admin/flags.json", headers=h).get_json()["flags"][0]["id"]
+    h = as_user(payroll_owner(app))
+    return app, c, h, c.get("/admin/flags.json", headers=h).get_json()["flags"][0]["id"]
+
+
+def test_triage_in_the_browserless_flow(make_app):
+    app, c, h, fid = owner_with_a_flag(make_app)
     t = token(c)
     page = c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
     assert "History" in page and "created" in page
@@ -451,12 +455,7 @@ def test_exports_record_who_exported_what(make_app):
 
 
 def test_the_audit_history_is_append_only(make_app):
-    app = make_app()
-    seed_flags(app)
-    owner = payroll_owner(app)
-    c = app.test_client()
-    h = as_user(owner)
-    fid = c.get("/admin/flags.json", headers=h).get_json()["flags"][0]["id"]
+    app, c, h, fid = owner_with_a_flag(make_app)
 
     def history():
         with app.extensions["kb"].db.session() as s:

@@ -90,7 +90,9 @@ def _batch(kb: KB, lines: TextIO, out: TextIO, department: str | None, limit: in
         except (ValueError, KeyError, TypeError):
             raise click.ClickException(f"not a BEIR query line (needs _id and text): {line[:80]!r}") from None
         page = kb.search.search(text, department=department, page_size=limit)
-        results = [{k: hit_record(h, kb.library)[k] for k in BATCH_FIELDS} for h in page.hits]
+        lib = kb.library
+        records = (hit_record(h, lib) for h in page.hits)
+        results = [{k: r[k] for k in BATCH_FIELDS} for r in records]
         out.write(json.dumps({"_id": qid, "results": results}, ensure_ascii=False) + "\n")
         out.flush()
 
