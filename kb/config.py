@@ -94,6 +94,8 @@ class Config:
     max_article_bytes: int = 1_000_000
     #: KB_MAX_LINE_CHARS: a file with a longer line is skipped (long lines make parsing slow).
     max_line_chars: int = 20_000
+    #: KB_RENDER_SECONDS: an article that takes longer to render is reported and skipped (0: no limit).
+    render_seconds: float = 5.0
     #: KB_MAX_REQUEST_BYTES: the largest request body accepted (a 2,000-character comment in UTF-8 plus fields); larger: 413.
     max_request_bytes: int = 64 * 1024
 

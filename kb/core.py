@@ -52,7 +52,8 @@ class KB:
     # --- content ------------------------------------------------------------
     @cached_property
     def content(self) -> ContentStore:
-        limits = Limits(max_bytes=self.config.max_article_bytes, max_line_chars=self.config.max_line_chars)
+        limits = Limits(max_bytes=self.config.max_article_bytes, max_line_chars=self.config.max_line_chars,
+                        render_seconds=self.config.render_seconds)
         return ContentStore(self.config.articles_dir, reload_seconds=self.config.reload_seconds, limits=limits)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -384,3 +385,40 @@ def test_yaml_nested_too_deeply_is_reported_not_raised(make_articles):
     problems = {(p["file"], p["code"]) for p in json.loads(out)["problems"]}
     assert code == 1 and json.loads(out)["articles"] == 1
     assert {("people/deep-yaml.md", "yaml-error"), ("synonyms.yml", "yaml-error")} <= problems
+
+
+# --- a time limit on rendering (Python-Markdown is quadratic on some inputs) ---
+
+def test_a_slow_render_is_stopped_reported_and_skipped(make_articles):
+    from kb.content.loader import ArticleRenderer
+
+    root = make_articles({
+        "people/brackets.md": "---\ntitle: Brackets\n---\n" + ("[^" * 6000 + "\n") * 2,
+        "people/leave.md": "---\ntitle: Leave\n---\nTake [the form](brackets.md).\n",
+    })
+    started = time.perf_counter()
+    lib = load_library(root, use_git=False, renderer=ArticleRenderer(seconds=0.5))
+    assert time.perf_counter() - started < 10  # about 60 s without the limit
+    problem = next(p for p in lib.problems if p.file == "people/brackets.md")
+    assert problem.code == "render-error" and "longer than 0.5 s" in problem.message
+    assert set(lib.articles) == {"people/leave.md"}
+
+
+def test_time_limit_interrupts_python_work_and_leaves_nothing_behind():
+    from kb.content.deadline import RenderTimeoutError, time_limit
+
+    with pytest.raises(RenderTimeoutError):
+        with time_limit(0.05):
+            while True:
+                pass
+    # Blocks ending as their limit fires: the exception is raised in the block or not at all, never later.
+    for _ in range(200):
+        try:
+            with time_limit(0.001):
+                sum(range(3000))
+        except RenderTimeoutError:
+            pass
+    for _ in range(100_000):  # a stray exception would surface here
+        pass
+    with time_limit(None):
+        assert sum(range(10)) == 45

@@ -31,6 +31,9 @@ def hostile_copy(tmp_path: Path) -> Path:
     deep = "".join("    " * i + "- x\n" for i in range(249))
     (root / "people" / "deep.md").write_text(f"---\ntitle: Deep\n---\n{deep}", encoding="utf-8")
     (root / "people" / "spaces.md").write_text("# a" + " " * 4000 + "x\n\nBody.\n", encoding="utf-8")
+    # Python-Markdown is quadratic on unmatched brackets: about 100 s to render without the time limit.
+    brackets = ("[^" * 8000 + "\n") * 2
+    (root / "people" / "brackets.md").write_text(f"---\ntitle: Brackets\n---\n{brackets}", encoding="utf-8")
     (root / "people" / "huge.md").write_text("---\ntitle: Huge\n---\n" + "word " * 300_000, encoding="utf-8")
     return root
 
@@ -58,10 +61,11 @@ def test_check_index_and_a_live_server_on_a_hostile_copy(tmp_path):
     root = hostile_copy(tmp_path)
     env = {**os.environ, "KB_ARTICLES_DIR": str(root), "KB_INDEX_DIR": str(tmp_path / "index"),
            "KB_DATABASE_URL": sqlite_url(tmp_path), "KB_EMBEDDERS": "use-m3", "KB_SECRET_KEY": "t",
-           "KB_SITE_URL": "http://127.0.0.1", "PYTHONPATH": str(PROJECT_ROOT)}
+           "KB_SITE_URL": "http://127.0.0.1", "PYTHONPATH": str(PROJECT_ROOT), "KB_RENDER_SECONDS": "2"}
     check = run("check", "-q", env=env)
     assert check.returncode == 1 and "Traceback" not in check.stderr + check.stdout
     for file, code in (("people/env.md", "outside-articles-dir"), ("people/deep.md", "render-error"),
+                       ("people/brackets.md", "render-error"),
                        ("people/huge.md", "file-too-large")):
         assert any(file in line and f"[{code}]" in line for line in check.stdout.splitlines()), (file, check.stdout)
     index = run("index", env=env)
@@ -88,6 +92,7 @@ def test_check_index_and_a_live_server_on_a_hostile_copy(tmp_path):
         assert get(base + "/")[0] == 200
         assert get(base + "/a/people/parental-leave")[0] == 200
         assert get(base + "/a/people/env")[0] == 404 and get(base + "/a/people/deep")[0] == 404
+        assert get(base + "/a/people/brackets")[0] == 404
         status, body = get(base + "/api/search?q=hunter2+do+not+publish")
         results = json.loads(body)["results"]
         assert status == 200 and "hunter2" not in json.dumps(results) and "people/env.md" not in body

@@ -27,6 +27,8 @@ class Limits:
 
     max_bytes: int = 1_000_000
     max_line_chars: int = 20_000
+    #: seconds one article may take to render; longer: reported and skipped
+    render_seconds: float = 5.0
 
 
 def _outside(rel: str, what: str = "file") -> Problem:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .articles import parse_article
+from .deadline import RenderTimeoutError
 from .departments import load_departments, parse_synonyms
 from .files import ContentFiles, Limits
 from .frontmatter import FrontMatterError, load_yaml_with_lines
@@ -42,7 +43,13 @@ def _body_key(article: Article) -> tuple[str, int, str]:
 
 
 def _render_failure(article: Article, exc: Exception) -> Problem:
-    why = "lists, quotes or tags nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, RecursionError):
+        why = "lists, quotes or tags nested too deeply"
+    elif isinstance(exc, RenderTimeoutError):
+        why = (f"it took longer than {exc.seconds:g} s (KB_RENDER_SECONDS): look for very long lists "
+               "or many unmatched '[' in one paragraph")
+    else:
+        why = f"{type(exc).__name__}: {exc}"
     return Problem(article.path, getattr(exc, "lineno", None) or article.body_line, "error", "render-error",
                    f"the Markdown could not be rendered ({why}); the article was skipped")
 
@@ -56,8 +63,10 @@ class ArticleRenderer:
     One renderer serves one loader at a time (the lock makes that so).
     """
 
-    def __init__(self) -> None:
-        self._markdown = MarkdownRenderer()
+    def __init__(self, seconds: float | None = None) -> None:
+        #: the time one body may take to render (Python-Markdown is quadratic on some inputs)
+        self.seconds = seconds
+        self._markdown = MarkdownRenderer(seconds)
         self._last: dict[tuple[str, int, str, str], tuple] = {}
         self._failed: dict[tuple[str, int, str], Problem] = {}
         self._lock = threading.Lock()
@@ -95,7 +104,7 @@ class ArticleRenderer:
         try:
             return self._render(article, resolver)
         except Exception as exc:  # noqa: BLE001 (untrusted input reaches third-party code)
-            self._markdown = MarkdownRenderer()  # its per-document state may be half-reset
+            self._markdown = MarkdownRenderer(self.seconds)  # its per-document state may be half-reset
             return _render_failure(article, exc)
 
     def _render(self, article: Article, resolver: LinkResolver) -> tuple:
@@ -205,7 +214,7 @@ def load_library(root: Path, *, use_git: bool = True, renderer: ArticleRenderer 
         article = _parse_safely(files, file, lib.problems)
         if article is not None:
             lib.articles[article.path] = article
-    _render_articles(lib, renderer or ArticleRenderer())
+    _render_articles(lib, renderer or ArticleRenderer(files.limits.render_seconds))
     _complete(lib, use_git)
     lib.index()
     return lib

@@ -17,6 +17,7 @@ import nh3
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from .deadline import time_limit
 from .models import Heading, Section
 from .scan import replace_delimited
 from .slugs import slugify
@@ -161,15 +162,20 @@ class MarkdownRenderer:
     state), so each loader owns its own; building one costs a few milliseconds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float | None = None) -> None:
         self._md = _make_markdown()
+        self.seconds = seconds
 
     def render(self, body: str, rewrite: LinkRewriter | None = None) -> Rendered:
-        """Render ``body`` to sanitized HTML; collect headings, sections and hrefs."""
+        """Render ``body`` to sanitized HTML; collect headings, sections and hrefs.
+
+        Raises ``RenderTimeoutError`` when it takes longer than ``seconds``.
+        """
         md = self._md
         md.reset()
         md.kb_rewrite = rewrite  # type: ignore[attr-defined]
-        html = md.convert(body)
+        with time_limit(self.seconds):
+            html = md.convert(body)
         return Rendered(
             html=sanitize(html),
             headings=list(getattr(md, "kb_headings", [])),

@@ -43,7 +43,7 @@ class ContentStore:
         self._library: Library | None = None
         self._signature: tuple | None = None
         self._checked = 0.0
-        self._renderer = ArticleRenderer()
+        self._renderer = ArticleRenderer(self._files.limits.render_seconds)
 
     @property
     def library(self) -> Library:
