@@ -3,7 +3,7 @@
 Python-Markdown is quadratic on some inputs (a paragraph of 4,000 unmatched ``[``
 takes seconds, 10,000 ``[^`` most of a minute), and capping every such pattern
 is whack-a-mole. Instead the renderer runs under a deadline: a timer raises
-``RenderTimeoutError`` in the rendering thread, which Python delivers at the next
+``TimeLimitError`` in the rendering thread, which Python delivers at the next
 bytecode, so a slow render stops within milliseconds of its budget. Work inside
 a single C call (one regex match) is not interrupted; the content layer's own
 patterns are linear (see ``scan.py``).
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class RenderTimeoutError(Exception):
+class TimeLimitError(Exception):
     """The work did not finish within its time limit."""
 
     def __init__(self, seconds: float) -> None:
@@ -33,7 +33,7 @@ def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
 
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise ``RenderTimeoutError`` in this thread if the block runs longer than ``seconds``.
+    """Raise ``TimeLimitError`` in this thread if the block runs longer than ``seconds``.
 
     ``None`` or a value <= 0 means no limit.
     """
@@ -71,7 +71,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
             timer.cancel()
     except _Expired:
         # Wherever it landed (the block, or the clean-up above), it means the time ran out.
-        raise RenderTimeoutError(seconds) from None
+        raise TimeLimitError(seconds) from None
 
 
 class _Expired(BaseException):

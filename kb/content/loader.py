@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .articles import parse_article
-from .deadline import RenderTimeoutError
+from .deadline import TimeLimitError
 from .departments import load_departments, parse_synonyms
 from .files import ContentFiles, Limits
 from .frontmatter import FrontMatterError, load_yaml_with_lines
@@ -45,7 +45,7 @@ def _body_key(article: Article) -> tuple[str, int, str]:
 def _render_failure(article: Article, exc: Exception) -> Problem:
     if isinstance(exc, RecursionError):
         why = "lists, quotes or tags nested too deeply"
-    elif isinstance(exc, RenderTimeoutError):
+    elif isinstance(exc, TimeLimitError):
         why = (f"it took longer than {exc.seconds:g} s (KB_RENDER_SECONDS): look for very long lists "
                "or many unmatched '[' in one paragraph")
     else:

@@ -169,7 +169,7 @@ class MarkdownRenderer:
     def render(self, body: str, rewrite: LinkRewriter | None = None) -> Rendered:
         """Render ``body`` to sanitized HTML; collect headings, sections and hrefs.
 
-        Raises ``RenderTimeoutError`` when it takes longer than ``seconds``.
+        Raises ``TimeLimitError`` when it takes longer than ``seconds``.
         """
         md = self._md
         md.reset()
