@@ -384,6 +384,12 @@ def test_anonymous_reports_on_one_article_collapse_into_one_flag(pg_app):
         assert [e.action for e in flags[0].events] == ["created"] + ["reported"] * 5
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == messages  # no new emails
         assert s.scalar(select(func.count()).select_from(Vote)) == 6  # every vote still counted
+        flag_id = flags[0].id
+    # The owner sees the count in the queue and on the flag (same database, identity from the proxy).
+    admin = pg_app().test_client()
+    assert "6 reports" in admin.get("/admin/flags", headers=as_user(ADMIN)).get_data(as_text=True)
+    page = admin.get(f"/admin/flags/{flag_id}", headers=as_user(ADMIN)).get_data(as_text=True)
+    assert "6 anonymous reports on this article" in page
 
 
 def test_signed_in_reports_still_make_their_own_flags(pg_app):
