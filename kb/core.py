@@ -9,7 +9,7 @@ app that never searches never loads a model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -103,7 +103,7 @@ class KB:
     # --- feedback -------------------------------------------------------------
     @cached_property
     def db(self) -> Database:
-        return Database(self.config.resolved_database_url())
+        return Database(self.config.resolved_database_url(), self.config.db_statement_timeout)
 
     @cached_property
     def channels(self) -> Channels:
@@ -114,9 +114,9 @@ class KB:
     def feedback(self) -> FeedbackService:
         return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
 
-    def deliver_outbox(self) -> DeliveryReport:
-        """Send the notifications that are due, once."""
-        return deliver_due(self.db, self.channels)
+    def deliver_outbox(self, owner: str | None = None) -> DeliveryReport:
+        """Send the notifications that are due, once (safe from any number of processes)."""
+        return deliver_due(self.db, self.channels, lease=timedelta(seconds=self.config.outbox_lease), owner=owner)
 
     def start_outbox_worker(self, log: Callable[[str], None]) -> None:
         """Deliver notifications from a background thread of this process."""

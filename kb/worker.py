@@ -1,0 +1,102 @@
+"""``kb worker``: the background jobs, outside the web processes.
+
+One loop per process: deliver due notifications (the outbox), run the daily
+jobs when their day comes, and bring the search index up to date when the
+articles change (the replicas' IndexHandles switch to the new build by
+themselves). Any number of workers may run on one database: the outbox leases
+each message to one of them (``kb.feedback.outbox``).
+
+Daily jobs (digests, log roll-ups) are registered in one place, ``DAILY_JOBS``.
+Every worker runs each of them once a day, so a job must be idempotent for its
+day: outbox rows it writes carry a dedupe key with the date, and a roll-up
+replaces that day's totals rather than adding to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from .core import KB
+from .feedback.models import utcnow
+from .feedback.outbox import worker_id
+
+log = logging.getLogger("kb.worker")
+
+#: A daily job: called with the KB and the day it runs for; returns a line for the log, or None.
+DailyJob = Callable[[KB, date], "str | None"]
+
+#: The one registry of daily jobs, by name. Add a job here (or with ``register_daily``).
+DAILY_JOBS: dict[str, DailyJob] = {}
+
+
+def register_daily(name: str, job: DailyJob) -> None:
+    DAILY_JOBS[name] = job
+
+
+@dataclass
+class Worker:
+    """One ``kb worker`` process's jobs; ``tick`` does one round of each."""
+
+    kb: KB
+    index: bool = True
+    clock: Callable[[], datetime] = utcnow
+    say: Callable[[str], None] = log.info
+    owner: str = field(default_factory=worker_id)
+    _last_day: dict[str, date] = field(default_factory=dict)
+    _library: object | None = None
+
+    def tick(self) -> int:
+        """One round; returns how many notifications went out (the loop hurries on while there are more)."""
+        sent = self.deliver()
+        self.daily()
+        if self.index:
+            self.refresh_index()
+        return sent
+
+    def deliver(self) -> int:
+        try:
+            report = self.kb.deliver_outbox(owner=self.owner)
+        except Exception as exc:  # the database may be briefly unreachable: the next round tries again
+            self.say(f"notifications: {exc}")
+            return 0
+        if report.sent or report.dead or report.lost:
+            self.say(f"notifications: sent {report.sent}, will retry {report.failed}, gave up {report.dead}")
+        return report.sent
+
+    def daily(self) -> None:
+        today = self.clock().date()
+        for name, job in DAILY_JOBS.items():
+            if self._last_day.get(name) == today:
+                continue
+            self._last_day[name] = today  # a failing job waits for tomorrow rather than retrying every tick
+            try:
+                line = job(self.kb, today)
+            except Exception as exc:
+                self.say(f"daily job {name} failed: {exc}")
+                continue
+            if line:
+                self.say(f"{name}: {line}")
+
+    def refresh_index(self) -> None:
+        """Rebuild when the articles changed (and once at start); then close flags named in commits."""
+        try:
+            lib = self.kb.content.refresh()
+            if lib is self._library:
+                return
+            report = self.kb.build_index()
+            self._library = lib
+            if report.mode != "unchanged":
+                self.say(f"index {report.mode}: {report.articles} articles in {report.seconds:.1f}s")
+            self.kb.close_flags_from_git()
+        except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
+            self.say(f"reindex failed: {exc}")
+
+    def run(self, stop: threading.Event, every: float = 2.0) -> None:
+        """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""
+        while not stop.is_set():
+            busy = self.tick()
+            stop.wait(0.05 if busy else every)
