@@ -100,6 +100,16 @@ class KB:
         """Reindex in a background thread whenever the articles change (local runs)."""
         indexing.start_watcher(self.config, self.content, self.models, log=log, every=max(self.config.reload_seconds, 0.5))
 
+    def after_fork(self) -> None:
+        """In a server worker forked after this KB loaded its parts (gunicorn's preload):
+        threads, locks and database connections are per process, the loaded models and index are not."""
+        if "index" in self.__dict__:
+            self.index.after_fork()
+        if "content" in self.__dict__:
+            self.content.after_fork()
+        if "db" in self.__dict__:
+            self.db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+
     # --- feedback -------------------------------------------------------------
     @cached_property
     def db(self) -> Database:
@@ -125,6 +135,25 @@ class KB:
     def check_schema(self) -> None:
         """Raise SchemaOutdatedError unless the database is migrated (``kb db upgrade``)."""
         check_schema(self.db.engine)
+
+    def readiness(self) -> list[str]:
+        """Why this process should not get traffic yet (empty: ready). Short reasons, no paths or URLs:
+        ``/readyz`` shows them to whoever asks."""
+        from .feedback.db import current_revision, head_revision
+
+        reasons = []
+        try:
+            self.index.get()
+        except Exception as exc:  # no build yet, or one that does not load
+            reasons.append(f"index: not loaded ({type(exc).__name__})")
+        try:
+            current, head = current_revision(self.db.engine), head_revision()
+        except SQLAlchemyError as exc:
+            reasons.append(f"database: unreachable ({type(exc).__name__})")
+        else:
+            if current != head:
+                reasons.append(f"database: schema {current or 'none'}, the code needs {head} (run kb db upgrade)")
+        return reasons
 
     def close_flags_from_git(self) -> list[Closure] | None:
         """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags
