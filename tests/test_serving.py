@@ -10,31 +10,45 @@ import time
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from .live import Server, get, kb_env, run_kb, small_site
+from .live import Browser, Server, free_port, get, kb_env, run_kb, small_site
+from .test_outbox_workers import SlowInbox
 
 
-def children(pid: int) -> set[int]:
+def children(pid: int, kind: str = "serve") -> set[int]:
+    """The gunicorn workers of master ``pid`` (``kind="worker"``: the ``kb worker`` beside it)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
+                args = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and kind.encode() in args:
                 found.add(int(entry.name))
     return found
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def smtp():
+    inbox = SlowInbox(0.05)
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port, inbox
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, smtp):
     tmp = tmp_path_factory.mktemp("serving")
     env = kb_env(KB_ARTICLES_DIR=str(small_site(tmp / "articles")), KB_INDEX_DIR=str(tmp / "index"),
                  KB_DATABASE_URL=f"sqlite:///{tmp / 'kb.sqlite3'}", KB_WORKERS="2", KB_THREADS="2",
-                 KB_HEADER_TIMEOUT="3", KB_TRUSTED_PROXIES="127.0.0.1", KB_RELOAD_SECONDS="1")
+                 KB_HEADER_TIMEOUT="3", KB_TRUSTED_PROXIES="127.0.0.1", KB_RELOAD_SECONDS="1",
+                 KB_SMTP_HOST="127.0.0.1", KB_SMTP_PORT=str(smtp[0]))
     run_kb("db", "upgrade", env=env)
-    live = Server(env, tmp / "serve.log").wait_ready()
+    live = Server(env, tmp / "serve.log", "--with-worker").wait_ready()
     yield live
     live.stop()
 
@@ -108,6 +122,20 @@ def test_two_hundred_half_sent_connections_do_not_block_a_normal_request(server)
             s.close()
 
 
+def test_with_worker_a_kb_worker_beside_the_server_sends_the_notifications(server, smtp):
+    [worker] = children(server.proc.pid, "worker")
+    reader = Browser("reader@x.example")
+    reader.load_token(server.base)
+    status, body = reader.post(server.base + "/feedback/gap", {"query": "bike to work", "department": "people"})
+    assert status == 200, body
+    deadline = time.monotonic() + 30
+    while not smtp[1].messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [mail] = smtp[1].messages
+    assert mail["To"] == "people-kb@x.example" and "bike to work" in mail.get_payload()
+    assert "kb worker: notifications: sent 1" in server.output()
+
+
 def test_sighup_replaces_the_workers_and_sigterm_stops_gracefully(server):
     old = children(server.proc.pid)
     os.kill(server.proc.pid, signal.SIGHUP)
@@ -121,5 +149,7 @@ def test_sighup_replaces_the_workers_and_sigterm_stops_gracefully(server):
     else:
         pytest.fail(f"workers {old} were not replaced: {children(server.proc.pid)}\n{server.output()}")
     assert get(server.base + "/api/search?q=expenses")[0] == 200  # new workers search too
+    [worker] = children(server.proc.pid, "worker")  # not restarted by a reload
     assert server.stop(signal.SIGTERM) == 0
     assert "Shutting down: Master" in server.output()
+    assert not Path(f"/proc/{worker}").exists() or b"zombie" in Path(f"/proc/{worker}/status").read_bytes()
