@@ -124,9 +124,10 @@ class KB:
     def feedback(self) -> FeedbackService:
         return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
 
-    def deliver_outbox(self, owner: str | None = None) -> DeliveryReport:
-        """Send the notifications that are due, once (safe from any number of processes)."""
-        return deliver_due(self.db, self.channels, lease=timedelta(seconds=self.config.outbox_lease), owner=owner)
+    def deliver_outbox(self, owner: str | None = None, limit: int = 50) -> DeliveryReport:
+        """Send up to ``limit`` notifications that are due (safe from any number of processes)."""
+        return deliver_due(self.db, self.channels, lease=timedelta(seconds=self.config.outbox_lease), owner=owner,
+                           limit=limit)
 
     def start_outbox_worker(self, log: Callable[[str], None]) -> None:
         """Deliver notifications from a background thread of this process."""

@@ -22,7 +22,7 @@ from datetime import date, datetime
 
 from .core import KB
 from .feedback.models import utcnow
-from .feedback.outbox import worker_id
+from .feedback.outbox import DeliveryReport, worker_id
 
 log = logging.getLogger("kb.worker")
 
@@ -46,6 +46,8 @@ class Worker:
     clock: Callable[[], datetime] = utcnow
     say: Callable[[str], None] = log.info
     owner: str = field(default_factory=worker_id)
+    #: Set to stop (SIGTERM): the send in progress finishes, no new one starts.
+    stop: threading.Event = field(default_factory=threading.Event)
     _last_day: dict[str, date] = field(default_factory=dict)
     _library: object | None = None
 
@@ -57,15 +59,21 @@ class Worker:
             self.refresh_index()
         return sent
 
-    def deliver(self) -> int:
+    def deliver(self, batch: int = 50) -> int:
+        """Up to ``batch`` messages, one at a time: a stop request waits for one send at most."""
+        total = DeliveryReport()
         try:
-            report = self.kb.deliver_outbox(owner=self.owner)
+            while total.sent + total.failed + total.dead + total.lost < batch and not self.stop.is_set():
+                report = self.kb.deliver_outbox(owner=self.owner, limit=1)
+                if not (report.sent or report.failed or report.dead or report.lost):
+                    break
+                for name in ("sent", "failed", "dead", "lost"):
+                    setattr(total, name, getattr(total, name) + getattr(report, name))
         except Exception as exc:  # the database may be briefly unreachable: the next round tries again
             self.say(f"notifications: {exc}")
-            return 0
-        if report.sent or report.dead or report.lost:
-            self.say(f"notifications: sent {report.sent}, will retry {report.failed}, gave up {report.dead}")
-        return report.sent
+        if total.sent or total.dead or total.lost:
+            self.say(f"notifications: sent {total.sent}, will retry {total.failed}, gave up {total.dead}")
+        return total.sent
 
     def daily(self) -> None:
         today = self.clock().date()
@@ -95,8 +103,8 @@ class Worker:
         except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
             self.say(f"reindex failed: {exc}")
 
-    def run(self, stop: threading.Event, every: float = 2.0) -> None:
+    def run(self, every: float = 2.0) -> None:
         """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""
-        while not stop.is_set():
+        while not self.stop.is_set():
             busy = self.tick()
-            stop.wait(0.05 if busy else every)
+            self.stop.wait(0.05 if busy else every)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 from pathlib import Path
 
 import click
@@ -34,10 +33,9 @@ def worker(articles: Path | None, index: bool, every: float) -> None:
         raise click.ClickException(str(exc)) from None
     if index:
         runtime.configure(threads=2)  # a build embeds in batches: both cores help
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     job = Worker(kb, index=index, say=_say)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: job.stop.set())
     _say(f"ready ({job.owner}); index refresh {'on' if index else 'off'}")
-    job.run(stop, every=every)
+    job.run(every=every)
     _say("stopped")
