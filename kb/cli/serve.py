@@ -122,6 +122,8 @@ def _serve_production(app, kb, articles: Path | None, host: str, port: int,  # n
     else:
         _log("notifications are sent by `kb worker` (or use --with-worker)")
     cfg = kb.config
+    if cfg.worker_count > 1 and cfg.ratelimit_storage.startswith("memory://"):
+        _log("rate limits are counted per worker process with KB_RATELIMIT_STORAGE=memory://: use redis://")
     _log(f"serving on http://{host}:{port}/ with {cfg.worker_count} workers x {cfg.threads} threads "
          "(SIGHUP: reload workers, SIGTERM: stop)")
     # Nothing of ours runs in a thread yet: threads do not survive the fork into the workers.
