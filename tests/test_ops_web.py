@@ -106,6 +106,7 @@ def test_request_id_only_from_the_trusted_proxy_and_on_error_pages(tmp_path, cap
     with caplog.at_level(logging.INFO, logger="kb"):
         broken = client.get("/boom?q=secret+words", headers={"X-Request-Id": "edge-43"})
     assert broken.status_code == 500 and "edge-43" in broken.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.name == "kb"]  # one error line (ours, with the id), not Flask's too
     [error] = [r for r in caplog.records if r.name == "kb.error"]
     assert error.fields["request_id"] == "edge-43" and error.exc_info[0] is RuntimeError
     [access] = [r for r in caplog.records if r.name == "kb.access" and r.fields["request_id"] == "edge-43"]

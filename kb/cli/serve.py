@@ -17,12 +17,14 @@ import tempfile
 from pathlib import Path
 
 import click
+from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 
 from search import runtime
 
 from .. import create_app
 from ..config import ConfigError
+from ..core import KB
 from ..feedback import SchemaOutdatedError
 from .common import Progress, articles_option, make_kb
 
@@ -108,7 +110,7 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
                request_handler=QuietRequestHandler)
 
 
-def _serve_production(app, kb, articles: Path | None, host: str, port: int,  # noqa: ANN001
+def _serve_production(app: Flask, kb: KB, articles: Path | None, host: str, port: int,
                       with_worker: bool, watch: bool | None) -> None:
     from ..logs import configure_json_logging
     from ..serving import run

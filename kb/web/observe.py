@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, got_request_exception, request
+from flask import Flask, g, request
 from flask.wrappers import Response
 
 from .. import metrics
@@ -58,8 +58,9 @@ def _finish(response: Response) -> Response:
     return response
 
 
-def _log_exception(sender: Flask, exception: BaseException, **extra: object) -> None:
-    error_log.error("unhandled exception", exc_info=exception, extra={"fields": {
+def _log_exception(exc_info: tuple) -> None:
+    """Flask's own error log, with the request id (and one line, not Flask's and ours)."""
+    error_log.error("unhandled exception", exc_info=exc_info, extra={"fields": {
         "request_id": request_id(), "method": request.method, "route": _route(),
     }})
 
@@ -67,7 +68,7 @@ def _log_exception(sender: Flask, exception: BaseException, **extra: object) -> 
 def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _start)  # first: the Host check's 400 has an id too
     app.after_request(_finish)
-    got_request_exception.connect(_log_exception, app)
+    app.log_exception = _log_exception
 
     @app.context_processor
     def request_id_context() -> dict:
