@@ -104,9 +104,41 @@ class Config:
     #: KB_WEBHOOK_ALLOW: comma-separated hosts a webhook may call over plain http (otherwise https only).
     webhook_allow: str = ""
 
+    # --- production serving (kb serve with KB_DEV=0, kb worker) -----------------------------
+    #: KB_WORKERS: gunicorn worker processes; 0: one per CPU core.
+    workers: int = 0
+    #: KB_THREADS: request threads in each worker process.
+    threads: int = 4
+    #: KB_WORKER_TIMEOUT: seconds a worker may stay silent before the master restarts it.
+    worker_timeout: float = 30.0
+    #: KB_GRACEFUL_TIMEOUT: seconds requests in progress get to finish on SIGTERM or SIGHUP.
+    graceful_timeout: float = 30.0
+    #: KB_KEEPALIVE: seconds an idle kept-alive connection stays open.
+    keepalive: float = 5.0
+    #: KB_HEADER_TIMEOUT: seconds a client has to send a request's headers and (small) body;
+    #: until then it holds no request thread, and then it is closed.
+    header_timeout: float = 10.0
+    #: KB_SMTP_TIMEOUT / KB_WEBHOOK_TIMEOUT: seconds per network operation when sending.
+    smtp_timeout: float = 10.0
+    webhook_timeout: float = 10.0
+    #: KB_DB_STATEMENT_TIMEOUT: seconds any one SQL statement may run on PostgreSQL (0: no limit).
+    db_statement_timeout: float = 15.0
+    #: KB_OUTBOX_LEASE: seconds a worker holds a message it is sending (renewed while it sends).
+    outbox_lease: float = 120.0
+    #: KB_METRICS_ALLOW: comma-separated addresses/networks that may read /metrics (loopback always may).
+    metrics_allow: str = ""
+
     @property
     def webhook_allow_hosts(self) -> list[str]:
         return [h.strip().lower() for h in self.webhook_allow.split(",") if h.strip()]
+
+    @property
+    def metrics_allow_list(self) -> list[str]:
+        return ["127.0.0.0/8", "::1", *(a.strip() for a in self.metrics_allow.split(",") if a.strip())]
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 
     @property
     def admin_emails(self) -> set[str]:

@@ -9,7 +9,7 @@ app that never searches never loads a model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -101,10 +101,20 @@ class KB:
         """Reindex in a background thread whenever the articles change (local runs)."""
         indexing.start_watcher(self.config, self.content, self.models, log=log, every=max(self.config.reload_seconds, 0.5))
 
+    def after_fork(self) -> None:
+        """In a server worker forked after this KB loaded its parts (gunicorn's preload):
+        threads, locks and database connections are per process, the loaded models and index are not."""
+        if "index" in self.__dict__:
+            self.index.after_fork()
+        if "content" in self.__dict__:
+            self.content.after_fork()
+        if "db" in self.__dict__:
+            self.db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+
     # --- feedback -------------------------------------------------------------
     @cached_property
     def db(self) -> Database:
-        return Database(self.config.resolved_database_url())
+        return Database(self.config.resolved_database_url(), self.config.db_statement_timeout)
 
     @cached_property
     def channels(self) -> Channels:
@@ -115,9 +125,10 @@ class KB:
     def feedback(self) -> FeedbackService:
         return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
 
-    def deliver_outbox(self) -> DeliveryReport:
-        """Send the notifications that are due, once."""
-        return deliver_due(self.db, self.channels)
+    def deliver_outbox(self, owner: str | None = None, limit: int = 50) -> DeliveryReport:
+        """Send up to ``limit`` notifications that are due (safe from any number of processes)."""
+        return deliver_due(self.db, self.channels, lease=timedelta(seconds=self.config.outbox_lease), owner=owner,
+                           limit=limit)
 
     def start_outbox_worker(self, log: Callable[[str], None]) -> None:
         """Deliver notifications from a background thread of this process."""
@@ -126,6 +137,25 @@ class KB:
     def check_schema(self) -> None:
         """Raise SchemaOutdatedError unless the database is migrated (``kb db upgrade``)."""
         check_schema(self.db.engine)
+
+    def readiness(self) -> list[str]:
+        """Why this process should not get traffic yet (empty: ready). Short reasons, no paths or URLs:
+        ``/readyz`` shows them to whoever asks."""
+        from .feedback.db import current_revision, head_revision
+
+        reasons = []
+        try:
+            self.index.get()
+        except Exception as exc:  # no build yet, or one that does not load
+            reasons.append(f"index: not loaded ({type(exc).__name__})")
+        try:
+            current, head = current_revision(self.db.engine), head_revision()
+        except SQLAlchemyError as exc:
+            reasons.append(f"database: unreachable ({type(exc).__name__})")
+        else:
+            if current != head:
+                reasons.append(f"database: schema {current or 'none'}, the code needs {head} (run kb db upgrade)")
+        return reasons
 
     def close_flags_from_git(self) -> list[Closure] | None:
         """Docs-as-code: commits saying ``Resolves-Feedback: <id>`` resolve those flags

@@ -288,6 +288,18 @@ class IndexHandle:
                 self._searcher = Searcher(build, {n: self.models.get(n) for n in names}, encoders=self._encoders)
             return self._searcher
 
+    def after_fork(self) -> None:
+        """In a process forked from one that used this handle (a preloading server's workers).
+
+        Threads do not survive a fork: the encoder threads are made anew (the old pool would
+        queue work forever), and so is the lock, which another thread may have held. The loaded
+        Searcher stays, so its pages remain shared with the parent.
+        """
+        self._lock = threading.Lock()
+        self._encoders = ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="kb-encode")
+        if self._searcher is not None:
+            self._searcher._encoders = self._encoders
+
     def close(self) -> None:
         with self._lock:
             if self._searcher is not None:

@@ -58,6 +58,10 @@ class ContentStore:
                 threading.Thread(target=self._reload_and_release, name="kb-content-reload", daemon=True).start()
         return self._library or lib
 
+    def after_fork(self) -> None:
+        """In a forked child: a reload thread of the parent does not exist here, so its lock is made anew."""
+        self._reloading = threading.Lock()
+
     def refresh(self) -> Library:
         """Look for changes now and load them, waiting for a reload under way."""
         with self._reloading:

@@ -15,7 +15,6 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -106,6 +105,12 @@ def chat_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def message_id(dedupe_key: str) -> str:
+    """One Message-ID per outbox message, the same on every attempt (no time, no randomness):
+    a copy sent again after a crash is recognisable as the same message."""
+    return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:40]}@kb.local>"
+
+
 class EmailChannel(Channel):
     """SMTP, with the server from the Config (KB_SMTP_*)."""
 
@@ -117,7 +122,7 @@ class EmailChannel(Channel):
 
     @classmethod
     def from_config(cls, config: Config) -> EmailChannel:
-        return cls(config)
+        return cls(config, timeout=config.smtp_timeout)
 
     def refusal(self, target: str) -> str | None:
         return None if "@" in target else "not an email address"
@@ -131,8 +136,7 @@ class EmailChannel(Channel):
         email["From"] = cfg.smtp_from
         email["To"] = message.target
         email["Subject"] = message.payload.get("subject", "")
-        # From the dedupe key, so a duplicate after a crash is recognisable as one.
-        email["Message-ID"] = make_msgid(idstring=message.dedupe_key.replace("@", "-"), domain="kb.local")
+        email["Message-ID"] = message_id(message.dedupe_key)
         email.set_content(message.payload.get("body", ""))
         with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=self.timeout) as smtp:
             if cfg.smtp_starttls:
@@ -154,7 +158,7 @@ class WebhookChannel(Channel):
 
     @classmethod
     def from_config(cls, config: Config) -> WebhookChannel:
-        return cls(frozenset(config.webhook_allow_hosts))
+        return cls(frozenset(config.webhook_allow_hosts), timeout=config.webhook_timeout)
 
     def refusal(self, target: str) -> str | None:
         # departments.yml is written by many people: it must not make the server call

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -24,7 +24,8 @@ class SchemaOutdatedError(RuntimeError):
     """The database is behind the code's migrations."""
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, statement_timeout: float = 0) -> Engine:
+    """``statement_timeout``: seconds any one statement may run on PostgreSQL (0: no limit)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -37,7 +38,21 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=_pg_connect_args(url, statement_timeout))
+
+
+def _pg_connect_args(url: str, statement_timeout: float) -> dict[str, str]:
+    """A server-side statement timeout, so a stuck query frees its worker thread and connection.
+
+    Added to any ``options`` the URL already has (a ``search_path``, say): connect_args would
+    replace them otherwise.
+    """
+    if statement_timeout <= 0 or not url.startswith("postgresql"):
+        return {}
+    options = make_url(url).query.get("options", "")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    return {"options": f"{options} -c statement_timeout={int(statement_timeout * 1000)}".strip()}
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -70,9 +85,9 @@ def check_schema(engine: Engine) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, statement_timeout: float = 0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, statement_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -23,14 +23,16 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, errors, feedback, filters, headers, pages, search, security
+    from . import admin, errors, feedback, filters, headers, observe, ops, pages, search, security
 
     headers.init_app(app)
+    observe.init_app(app)
     security.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(ops.bp)
     errors.init_app(app)
     filters.init_app(app)
 

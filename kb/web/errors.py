@@ -48,4 +48,6 @@ def init_app(app: Flask) -> None:
         try:
             return render_template("error.html", code=500), 500
         except Exception:  # the template itself may be what broke
-            return "Internal server error", 500
+            from .observe import request_id
+
+            return f"Internal server error (reference {request_id()})", 500

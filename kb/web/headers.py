@@ -11,6 +11,8 @@ from flask.wrappers import Response
 PRIVATE_PREFIXES = ("/admin/", "/dev/", "/feedback/")
 #: Browser features the site never uses.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+#: Health and metrics: always fresh.
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
@@ -31,6 +33,8 @@ def _hostname(host: str) -> str:
 
 def check_host() -> None:
     """400 for any Host but the configured one, before routing (Werkzeug's slash redirect echoes it)."""
+    if request.path in OPS_PATHS:  # load balancers and scrapers call by address
+        return
     cfg = current_app.extensions["kb"].config
     if _hostname(request.host) not in allowed_hosts(cfg.site_url, cfg.dev or current_app.testing):
         abort(400)
@@ -51,7 +55,7 @@ def add_headers(response: Response) -> Response:
     # Pages show who is signed in (the identity header or the session cookie) and its language (a cookie).
     response.vary.update(("Cookie", current_app.extensions["kb"].config.identity_header))
     person = g.get("kb_person")
-    if request.path.startswith(PRIVATE_PREFIXES) or (person is not None and person.signed_in):
+    if request.path.startswith(PRIVATE_PREFIXES) or request.path in OPS_PATHS or (person is not None and person.signed_in):
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,0 +1,41 @@
+"""``kb worker``: notifications, daily jobs and index refresh, apart from the web processes."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from search import runtime
+
+from ..config import ConfigError
+from ..feedback import SchemaOutdatedError
+from ..worker import Worker
+from .common import articles_option, make_kb
+
+
+def _say(message: str) -> None:
+    click.echo(f"kb worker: {message}")
+
+
+@click.command()
+@articles_option
+@click.option("--index/--no-index", "index", default=True, show_default=True,
+              help="Rebuild the search index when the articles change (one worker is enough).")
+@click.option("--every", default=2.0, show_default=True, type=float, help="Seconds between rounds when idle.")
+def worker(articles: Path | None, index: bool, every: float) -> None:
+    """Deliver notifications, run the daily jobs, keep the index up to date (any number may run)."""
+    kb = make_kb(articles)
+    try:
+        kb.check_schema()
+    except (SchemaOutdatedError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if index:
+        runtime.configure(threads=2)  # a build embeds in batches: both cores help
+    job = Worker(kb, index=index, say=_say)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: job.stop.set())
+    _say(f"ready ({job.owner}); index refresh {'on' if index else 'off'}")
+    job.run(every=every)
+    _say("stopped")

@@ -1,0 +1,110 @@
+"""``kb worker``: the background jobs, outside the web processes.
+
+One loop per process: deliver due notifications (the outbox), run the daily
+jobs when their day comes, and bring the search index up to date when the
+articles change (the replicas' IndexHandles switch to the new build by
+themselves). Any number of workers may run on one database: the outbox leases
+each message to one of them (``kb.feedback.outbox``).
+
+Daily jobs (digests, log roll-ups) are registered in one place, ``DAILY_JOBS``.
+Every worker runs each of them once a day, so a job must be idempotent for its
+day: outbox rows it writes carry a dedupe key with the date, and a roll-up
+replaces that day's totals rather than adding to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from .core import KB
+from .feedback.models import utcnow
+from .feedback.outbox import DeliveryReport, worker_id
+
+log = logging.getLogger("kb.worker")
+
+#: A daily job: called with the KB and the day it runs for; returns a line for the log, or None.
+DailyJob = Callable[[KB, date], "str | None"]
+
+#: The one registry of daily jobs, by name. Add a job here (or with ``register_daily``).
+DAILY_JOBS: dict[str, DailyJob] = {}
+
+
+def register_daily(name: str, job: DailyJob) -> None:
+    DAILY_JOBS[name] = job
+
+
+@dataclass
+class Worker:
+    """One ``kb worker`` process's jobs; ``tick`` does one round of each."""
+
+    kb: KB
+    index: bool = True
+    clock: Callable[[], datetime] = utcnow
+    say: Callable[[str], None] = log.info
+    owner: str = field(default_factory=worker_id)
+    #: Set to stop (SIGTERM): the send in progress finishes, no new one starts.
+    stop: threading.Event = field(default_factory=threading.Event)
+    _last_day: dict[str, date] = field(default_factory=dict)
+    _library: object | None = None
+
+    def tick(self) -> int:
+        """One round; returns how many notifications went out (the loop hurries on while there are more)."""
+        sent = self.deliver()
+        self.daily()
+        if self.index:
+            self.refresh_index()
+        return sent
+
+    def deliver(self, batch: int = 50) -> int:
+        """Up to ``batch`` messages, one at a time: a stop request waits for one send at most."""
+        total = DeliveryReport()
+        try:
+            while total.sent + total.failed + total.dead + total.lost < batch and not self.stop.is_set():
+                report = self.kb.deliver_outbox(owner=self.owner, limit=1)
+                if not (report.sent or report.failed or report.dead or report.lost):
+                    break
+                for name in ("sent", "failed", "dead", "lost"):
+                    setattr(total, name, getattr(total, name) + getattr(report, name))
+        except Exception as exc:  # the database may be briefly unreachable: the next round tries again
+            self.say(f"notifications: {exc}")
+        if total.sent or total.dead or total.lost:
+            self.say(f"notifications: sent {total.sent}, will retry {total.failed}, gave up {total.dead}")
+        return total.sent
+
+    def daily(self) -> None:
+        today = self.clock().date()
+        for name, job in DAILY_JOBS.items():
+            if self._last_day.get(name) == today:
+                continue
+            self._last_day[name] = today  # a failing job waits for tomorrow rather than retrying every tick
+            try:
+                line = job(self.kb, today)
+            except Exception as exc:
+                self.say(f"daily job {name} failed: {exc}")
+                continue
+            if line:
+                self.say(f"{name}: {line}")
+
+    def refresh_index(self) -> None:
+        """Rebuild when the articles changed (and once at start); then close flags named in commits."""
+        try:
+            lib = self.kb.content.refresh()
+            if lib is self._library:
+                return
+            report = self.kb.build_index()
+            self._library = lib
+            if report.mode != "unchanged":
+                self.say(f"index {report.mode}: {report.articles} articles in {report.seconds:.1f}s")
+            self.kb.close_flags_from_git()
+        except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
+            self.say(f"reindex failed: {exc}")
+
+    def run(self, every: float = 2.0) -> None:
+        """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""
+        while not self.stop.is_set():
+            busy = self.tick()
+            self.stop.wait(0.05 if busy else every)
