@@ -14,10 +14,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ..content import Library
 from ..content.models import Department
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import Flag, FlagEntry, Vote
+from .models import Flag, Vote
 from .notify import comment_notice, reply_notice
 from .rules import OPEN_STATUSES, REPORTER_VISIBLE, WITHDRAW, clean_comment, valid_id
 from .views import _aware
@@ -147,7 +148,7 @@ class Conversations:
             raise NotFoundError("not_found", f"no request {flag_id}", id=flag_id)
         return flag
 
-    def _request_view(self, flag: Flag, lib, now: datetime) -> RequestView:  # noqa: ANN001 (a Library)
+    def _request_view(self, flag: Flag, lib: Library, now: datetime) -> RequestView:
         article = lib.articles.get(flag.article) if flag.article else None
         due = _aware(flag.due_at)
         entries = tuple(

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-
 from markupsafe import Markup, escape
 
 from ..feedback import COMMENT_MAX, QUERY_MAX, FeedbackError, FeedbackService, Receipt
