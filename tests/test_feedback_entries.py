@@ -174,3 +174,23 @@ def test_the_reporter_comments_and_withdraws_only_their_own_open_request(svc, db
         svc.withdraw_request(Person(EMPLOYEE), fid)
     # The owner can still reopen it.
     assert svc.transition(who(OWNER), fid, "reopen").status == "acknowledged"
+
+
+# --- defect 6: links to index articles in notifications -------------------------------------------
+
+def test_the_department_notice_links_an_index_article_at_its_folder(db, clock):
+    from .test_feedback_service import library
+
+    index = article(path="payroll/onboarding/index.md")
+    svc = service(db, lib=library(index), clock=clock)
+    svc.vote(voter=EMPLOYEE, reporter=EMPLOYEE, article=index, helpful=False, reason="unclear", section="dates")
+    with db.session() as s:
+        mail = s.scalar(select(OutboxMessage).where(OutboxMessage.kind == "email"))
+    assert "http://kb.test/a/payroll/onboarding#dates" in str(mail.payload)
+    assert "/index" not in str(mail.payload)
+
+
+def test_the_queue_finds_text_written_in_a_later_report(svc):
+    fid = no(svc, "unclear", "first words").flag_id
+    no(svc, "missing", "the overtime cutoff")
+    assert [f.id for f in svc.list_flags(who(OWNER), text="overtime")] == [fid]
