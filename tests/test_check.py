@@ -93,3 +93,25 @@ def test_json_output(make_articles):
 def test_bundled_articles_pass():
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 0, result.output
+
+
+def test_an_unquoted_hash_that_cuts_a_front_matter_value_is_a_warning_with_its_line(make_articles):
+    files = dict(GOOD)
+    files["payroll/help.md"] = (
+        "---\ntitle: Help\nsummary: Ask most often in #it-help for quick answers\n"
+        "owners:\n  - a@x.example # the lead\nnote: 'quoted # is kept'\nchannel: a#b\n---\nBody.\n"
+    )
+    code, out = run_check(make_articles(files))
+    cut = [line for line in out.splitlines() if "[comment-in-value]" in line]
+    assert len(cut) == 2, out
+    assert cut[0].startswith("payroll/help.md:3: warning: 'summary'") or ":3: warning: 'summary'" in cut[0]
+    assert ":5: warning: 'owners'" in cut[1]
+    assert code == 0  # a warning, not an error
+
+
+def test_the_bundled_it_faq_summary_keeps_its_channel_name():
+    from kb.config import PROJECT_ROOT
+    from kb.content.loader import load_library
+
+    lib = load_library(PROJECT_ROOT / "articles")
+    assert lib.articles["it-security/it-security-faq.md"].summary.endswith("in #it-help.")

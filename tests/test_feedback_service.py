@@ -13,7 +13,7 @@ from kb.content import Library
 from kb.content.departments import parse_response_target
 from kb.content.gitmeta import ResolvingCommit
 from kb.content.links import article_slug
-from kb.content.models import Article, Contact, Department, GitInfo
+from kb.content.models import Article, Contact, Department, GitInfo, Heading
 from kb.content.urls import SiteUrls
 from kb.feedback import (
     Channels,
@@ -49,7 +49,8 @@ class Clock:
 
 def article(path="payroll/pay.md", dept="payroll", content_hash="h1", commit="abc123"):
     return Article(path=path, slug=article_slug(path), title="Pay schedule", department=dept, lang="en", body="",
-                   content_hash=content_hash, git=GitInfo(commit, datetime.now(UTC), "A", "a@x"))
+                   content_hash=content_hash, git=GitInfo(commit, datetime.now(UTC), "A", "a@x"),
+                   headings=[Heading(2, "Dates", "dates"), Heading(2, "Cutoffs", "cutoffs")])
 
 
 def library(*articles, departments=DEPARTMENTS):
@@ -106,8 +107,11 @@ def test_one_vote_per_person_per_article_per_day_and_it_can_change(svc, db, cloc
     with db.session() as s:
         assert s.scalar(select(Vote).where(Vote.voter == "e@x.example")).reason == "incorrect"
         assert len(list(s.scalars(select(Vote)))) == 1
-        assert len(list(s.scalars(select(Flag)))) == 1  # refined, not flagged twice
-        assert s.get(Flag, r2.flag_id).comment == "Wrong cutoff"
+        assert len(list(s.scalars(select(Flag)))) == 1  # one flag, with both reports on it
+        flag = s.get(Flag, r2.flag_id)
+        assert [(e.kind, e.reason, e.text) for e in flag.entries] == [
+            ("report", "unclear", None), ("report", "incorrect", "Wrong cutoff")]
+        assert flag.reports == 2
     clock.t += timedelta(days=1)
     svc.vote(voter="e@x.example", reporter=None, article=a, helpful=True)
     with db.session() as s:

@@ -343,13 +343,14 @@ def test_the_flag_page_offers_the_services_actions(make_app):
     def offered():
         return re.findall(r'name="action" value="(\w+)"', c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True))
 
-    assert offered() == ["acknowledge", "resolve", "decline", "assign"]
+    # The life-cycle buttons are the service's; replying and noting are always open to the owner.
+    assert offered() == ["acknowledge", "resolve", "decline", "assign", "reply", "note"]
     t = token(c)
     c.post(f"/admin/flags/{fid}", headers={**h, "Accept-Language": "ja"}, data={"csrf_token": t, "action": "resolve"})
     page = c.get(f"/admin/flags/{fid}", headers={**h, "Accept-Language": "ja"}).get_data(as_text=True)
     assert "「解決済みにする」にはメモが必要です。" in page
     c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "resolve", "note": "Fixed"})
-    assert offered() == ["reopen", "assign"]
+    assert offered() == ["reopen", "assign", "reply", "note"]
     c.post(f"/admin/flags/{fid}", headers=h, data={"csrf_token": t, "action": "decline", "note": "again"})
     assert "“Decline” is not possible for this flag now." in c.get(f"/admin/flags/{fid}", headers=h).get_data(as_text=True)
 
@@ -470,4 +471,5 @@ def test_the_audit_history_is_append_only(make_app):
     assert after[: len(before)] == before and len(after) == len(before) + 4  # only ever appended
     # No route of the application writes to the history other than through these actions.
     writers = {r.rule for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}}
-    assert writers == {"/feedback/article", "/feedback/gap", "/admin/flags/bulk", "/admin/flags/<int:flag_id>", "/dev/switch"}
+    assert writers == {"/feedback/article", "/feedback/gap", "/admin/flags/bulk", "/admin/flags/<int:flag_id>", "/dev/switch",
+                       "/me/requests/<flag_id>"}

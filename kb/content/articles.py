@@ -150,4 +150,5 @@ def parse_article(files: ContentFiles, file: Path, problems: list[Problem]) -> A
         modified=datetime.fromtimestamp(file.stat().st_mtime, UTC),
         field_lines=lines,
         body_line=parsed.body_line,
+        comment_cuts=tuple(parsed.comment_cuts),
     )

@@ -87,8 +87,15 @@ def _review(lib: Library, a: Article, today: date, review_days: int) -> Iterator
                       "review the article and update last_reviewed")
 
 
+def _comment_cuts(lib: Library, a: Article, today: date, review_days: int) -> Iterator[Problem]:
+    for key, line in a.comment_cuts:
+        yield Problem(a.path, line, "warning", "comment-in-value",
+                      f"'{key}': YAML reads an unquoted ' #' as the start of a comment, so the rest of this line "
+                      "is dropped from the value; put the value in quotes (\"...\") to keep it")
+
+
 LIBRARY_RULES = (_departments_file, _duplicate_slugs)
-ARTICLE_RULES = (_department, _translation, _related, _links, _review)
+ARTICLE_RULES = (_department, _translation, _related, _links, _review, _comment_cuts)
 
 
 def check_library(lib: Library, today: date, default_review_days: int = 365) -> list[Problem]:

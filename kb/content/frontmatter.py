@@ -7,6 +7,7 @@ where an editor will jump.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ class Parsed:
     body: str
     body_line: int  # 1-based file line where the body starts
     key_lines: dict[str, int] = field(default_factory=dict)
+    #: (top-level key, file line) where an unquoted " #" ended a value: YAML read the rest as a comment.
+    comment_cuts: list[tuple[str, int]] = field(default_factory=list)
 
 
 class _Loader(yaml.SafeLoader):
@@ -43,11 +46,47 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _plain_scalars(node: yaml.Node, depth: int = 0) -> Iterator[yaml.ScalarNode]:
+    """Every unquoted scalar under ``node`` (the nesting depth is already capped by the parse)."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None:
+            yield node
+    elif isinstance(node, yaml.SequenceNode) and depth < 50:
+        for child in node.value:
+            yield from _plain_scalars(child, depth + 1)
+    elif isinstance(node, yaml.MappingNode) and depth < 50:
+        for key, child in node.value:
+            yield from _plain_scalars(key, depth + 1)
+            yield from _plain_scalars(child, depth + 1)
+
+
+def comment_cuts(text: str, node: yaml.Node | None, first_line: int = 1) -> list[tuple[str, int]]:
+    """Where a value ends at " #" on its line: everything after was silently read as a YAML comment
+    ("summary: ask in #it-help" keeps only "ask in"). (top-level key, file line) for each."""
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    lines = text.splitlines()
+    cuts: list[tuple[str, int]] = []
+    for key_node, value in node.value:
+        for scalar in _plain_scalars(value):
+            end = scalar.end_mark
+            rest = lines[end.line][end.column:] if end.line < len(lines) else ""
+            if rest[:1] in (" ", "\t") and rest.lstrip(" \t").startswith("#"):
+                cuts.append((str(key_node.value), first_line + end.line))
+    return cuts
+
+
 def load_yaml_with_lines(text: str, first_line: int = 1) -> tuple[Any, dict[str, int]]:
     """Parse YAML; return the data and, for a top-level mapping, each key's file line.
 
     Raises FrontMatterError with the file line of the problem.
     """
+    data, node = _compose(text, first_line)
+    return data, _key_lines(node, first_line)
+
+
+def _compose(text: str, first_line: int) -> tuple[Any, yaml.Node | None]:
+    """The YAML's data and its node tree; FrontMatterError with the file line of a problem."""
     try:
         loader = _Loader(text)
         try:
@@ -70,12 +109,16 @@ def load_yaml_with_lines(text: str, first_line: int = 1) -> tuple[Any, dict[str,
         raise FrontMatterError(f"YAML error: {exc}", first_line) from None
     except RecursionError:  # PyYAML recurses per level: "[[[[..." thousands deep
         raise FrontMatterError("YAML nested too deeply", first_line) from None
+    return data, node
+
+
+def _key_lines(node: yaml.Node | None, first_line: int) -> dict[str, int]:
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 lines[str(key_node.value)] = first_line + key_node.start_mark.line
-    return data, lines
+    return lines
 
 
 def split_front_matter(text: str) -> Parsed:
@@ -87,7 +130,8 @@ def split_front_matter(text: str) -> Parsed:
     if not close:
         raise FrontMatterError("front matter starts with '---' but never ends (add a closing '---' line)", 1)
     yaml_text = text[m.end() : close.start()]
-    data, key_lines = load_yaml_with_lines(yaml_text, first_line=2)
+    data, node = _compose(yaml_text, first_line=2)
+    key_lines = _key_lines(node, 2)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -98,4 +142,5 @@ def split_front_matter(text: str) -> Parsed:
     if text[body_start : body_start + 1] == "\n":
         body_start += 1
     body_line = text.count("\n", 0, body_start) + 1
-    return Parsed(meta={str(k): v for k, v in data.items()}, body=text[body_start:], body_line=body_line, key_lines=key_lines)
+    return Parsed(meta={str(k): v for k, v in data.items()}, body=text[body_start:], body_line=body_line,
+                  key_lines=key_lines, comment_cuts=comment_cuts(yaml_text, node, 2))

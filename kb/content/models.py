@@ -137,6 +137,8 @@ class Article:
     git: GitInfo | None = None
     field_lines: dict[str, int] = field(default_factory=dict)
     body_line: int = 1  # file line where the body starts
+    #: (key, file line) where an unquoted " #" cut a front-matter value (YAML read the rest as a comment).
+    comment_cuts: tuple[tuple[str, int], ...] = ()
 
     def review_due(self, default_days: int) -> date | None:
         if self.last_reviewed is None:

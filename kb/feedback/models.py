@@ -38,6 +38,8 @@ class Vote(Base):
     git_commit: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    #: When the reader last changed their answer (No to Yes, Yes to No); the reports stay on the flag.
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Flag(Base):
@@ -54,7 +56,7 @@ class Flag(Base):
     query: Mapped[str | None] = mapped_column(String(QUERY_MAX))
     reason: Mapped[str | None] = mapped_column(String(40))
     comment: Mapped[str | None] = mapped_column(Text)
-    reporter: Mapped[str | None] = mapped_column(String(320))  # None when anonymous
+    reporter: Mapped[str | None] = mapped_column(String(320), index=True)  # None when anonymous
     notify_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     assignee: Mapped[str | None] = mapped_column(String(320))
@@ -70,6 +72,29 @@ class Flag(Base):
     reports: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     events: Mapped[list[FlagEvent]] = relationship(back_populates="flag", order_by="FlagEvent.id")
+    entries: Mapped[list[FlagEntry]] = relationship(back_populates="flag", order_by="FlagEntry.id")
+
+
+class FlagEntry(Base):
+    """One thing a person wrote on a flag: a report, the reporter's follow-up, an owner's reply or note.
+
+    Rows are only ever added: a later submission never rewrites what someone wrote.
+    ``kind`` is one of ``rules.ENTRY_KINDS``; notes are internal, the reporter never sees them.
+    """
+
+    __tablename__ = "flag_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str | None] = mapped_column(String(320))  # None: anonymous
+    reason: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)
+    section: Mapped[str | None] = mapped_column(String(SECTION_MAX))
+    vote_id: Mapped[int | None] = mapped_column(ForeignKey("votes.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    flag: Mapped[Flag] = relationship(back_populates="entries")
 
 
 class FlagEvent(Base):

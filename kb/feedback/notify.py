@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..content.models import Department
 from ..content.urls import SiteUrls
 from .channels import Notice
-from .models import Flag
+from .models import Flag, FlagEntry
 from .rules import REASON_LABELS
 
 
@@ -18,6 +18,8 @@ def flag_notice(flag: Flag, dep: Department | None, title: str, urls: SiteUrls) 
     else:
         subject = f"[kb] Feedback #{flag.id} on “{title[:80]}”: {reason}"
         lines = [f"An employee marked “{title}” as not helpful ({reason})."]
+        if flag.article:
+            lines.append(f"Article: {urls.article(flag.article, flag.section)}")
         if flag.section:
             lines.append(f"Section: #{flag.section}")
     if flag.comment:
@@ -42,3 +44,25 @@ def resolution_notice(flag: Flag, dep: Department | None, urls: SiteUrls) -> Not
     lines += ["", "Thank you for telling us."]
     # One per resolution (the event count), even if it is reopened and resolved again later.
     return Notice(f"flag-{flag.id}-resolved-{len(flag.events)}", f"[kb] Fixed: {what}", "\n".join(lines))
+
+
+#: Where a reporter follows their requests (the web route ``me.requests``).
+MY_REQUESTS_PATH = "/me/requests"
+
+
+def _about(flag: Flag) -> str:
+    return f"your question “{flag.query}”" if flag.kind == "gap" else "the article you flagged"
+
+
+def reply_notice(flag: Flag, entry: FlagEntry, dep: Department | None, urls: SiteUrls) -> Notice:
+    """Tell the reporter what an owner replied (internal notes never come here)."""
+    name = dep.name if dep else flag.department
+    lines = [f"{name} replied about {_about(flag)} (reference #{flag.id}):", "", entry.text or ""]
+    lines += ["", f"Follow it and answer: {urls.absolute(MY_REQUESTS_PATH)}#request-{flag.id}"]
+    return Notice(f"flag-{flag.id}-reply-{entry.id}", f"[kb] Reply about #{flag.id}", "\n".join(lines))
+
+
+def comment_notice(flag: Flag, entry: FlagEntry, urls: SiteUrls) -> Notice:
+    """Tell the owning department that the reporter added to their request."""
+    lines = [f"The reporter of #{flag.id} added a comment:", "", entry.text or "", "", f"Triage it: {urls.flag(flag.id)}"]
+    return Notice(f"flag-{flag.id}-comment-{entry.id}", f"[kb] New comment on #{flag.id}", "\n".join(lines))

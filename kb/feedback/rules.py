@@ -20,8 +20,16 @@ AGE_MAX_DAYS = 36500  # an "older than" filter beyond a century means "any age"
 
 #: The statuses a department still has to act on, and the ones it is done with.
 OPEN_STATUSES = ("new", "acknowledged")
-CLOSED_STATUSES = ("resolved", "declined")
+#: "withdrawn": the reporter said on My requests that they no longer need an answer.
+CLOSED_STATUSES = ("resolved", "declined", "withdrawn")
 STATUSES = OPEN_STATUSES + CLOSED_STATUSES
+
+#: What a flag entry can be. Every entry is added, never edited: "report" (a reader's report: reason and
+#: comment), "comment" (the reporter's follow-up), "helpful" (the reader later found the article helpful),
+#: "withdrawn" (the reporter withdrew it), "reply" (an owner to the reporter, emailed), "note" (internal).
+ENTRY_KINDS = ("report", "comment", "helpful", "withdrawn", "reply", "note")
+#: The entries the reporter sees on My requests: everything but the owners' internal notes.
+REPORTER_VISIBLE = tuple(k for k in ENTRY_KINDS if k != "note")
 
 
 def N_(text: str) -> str:  # noqa: N802 (the gettext convention Babel extracts)
@@ -62,6 +70,8 @@ ACTIONS: dict[str, Action] = {
         Action("reopen", N_("Reopen"), CLOSED_STATUSES, "acknowledged", False),
     )
 }
+#: The reporter's own step (My requests), not an owner's button.
+WITHDRAW = Action("withdraw", N_("Withdraw"), OPEN_STATUSES, "withdrawn", False)
 
 
 def allowed_actions(status: str) -> tuple[Action, ...]:
@@ -116,8 +126,13 @@ def clean_query(query: str | None) -> str:
     return " ".join(clean_text(query).split())[:QUERY_MAX]
 
 
-def clean_section(section: str | None) -> str | None:
-    return clean_text(section)[:SECTION_MAX] or None
+def clean_section(section: str | None, anchors: frozenset[str] | set[str] | None = None) -> str | None:
+    """The section a reader came to: kept only when it is one of the article's heading ``anchors``
+    (when given), so a stale or made-up fragment records no section rather than a wrong one."""
+    section = clean_text(section).lstrip("#")[:SECTION_MAX] or None
+    if section is not None and anchors is not None and section not in anchors:
+        return None
+    return section
 
 
 def valid_id(flag_id: int) -> bool:

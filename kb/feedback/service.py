@@ -18,11 +18,12 @@ from ..content import Article, Department, Library
 from ..content.gitmeta import ResolvingCommit
 from ..content.urls import SiteUrls
 from .channels import Channels
+from .conversation import Conversations
 from .db import Database
 from .due import due_date
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import ExportLog, Flag, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
+from .models import ExportLog, Flag, FlagEntry, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
 from .notify import flag_notice, resolution_notice
 from .rules import (
     ACTIONS,
@@ -54,10 +55,10 @@ class Receipt:
     vote_id: int | None
     flag_id: int | None
     department: Department | None
-    changed: bool = False  # an earlier vote today was replaced
+    changed: bool = False  # the reader had already answered today (every report is kept)
 
 
-class FeedbackService:
+class FeedbackService(Conversations):
     def __init__(
         self,
         db: Database,
@@ -88,22 +89,31 @@ class FeedbackService:
         """'Was this helpful?'. A No (with its required reason) becomes a flag for the department."""
         check_vote(helpful, reason)
         comment = clean_comment(comment)
+        # The section the reader came to, if it is a heading of this article; else none.
+        section = clean_section(section, {h.anchor for h in article.headings})
         now = self.now()
         with self.db.session() as s:
             vote = s.scalar(select(Vote).where(Vote.article == article.path, Vote.voter == voter, Vote.day == now.date()))
-            changed = vote is not None
+            repeat = vote is not None
             if vote is None:
                 vote = Vote(article=article.path, voter=voter, day=now.date(), created_at=now)
                 s.add(vote)
+            elif vote.helpful != helpful:
+                vote.changed_at = now
+            was_no = repeat and vote.helpful is False
             vote.helpful = helpful
-            vote.reason, vote.comment = (None, None) if helpful else (reason, comment)
-            vote.section = clean_section(section)
+            if not helpful:  # the latest report; every report is also its own entry on the flag
+                vote.reason, vote.comment, vote.section = reason, comment, section
             vote.content_hash = article.content_hash
             vote.git_commit = article.git.commit if article.git else None
             vote.updated_at = now
             s.flush()
-            flag_id = None if helpful else self._flag_vote(s, vote, article, reporter, notify, changed).id
-            return Receipt(vote.id, flag_id, self._department(article.department), changed)
+            if helpful:
+                if was_no:
+                    self._found_helpful(s, vote, reporter)
+                return Receipt(vote.id, None, self._department(article.department), repeat)
+            flag = self._flag_vote(s, vote, article, reporter, notify, comment, section)
+            return Receipt(vote.id, flag.id, self._department(article.department), repeat)
 
     def flag_gap(
         self, *, reporter: str | None, query: str, department: str, comment: str | None = None, notify: bool = False
@@ -139,13 +149,13 @@ class FeedbackService:
         """The flag with its audit log (``events``), if ``actor`` may triage it."""
         with self.db.session() as s:
             flag = self._triageable(s, actor, flag_id)
-            _ = list(flag.events)  # load the audit log inside the session
+            _ = list(flag.events), list(flag.entries)  # load the audit log and the entries inside the session
             return flag
 
     def view_flag(self, actor: Person, flag_id: int) -> FlagView:
         """The flag's page: its FlagView with the audit log."""
         flag = self.get_flag(actor, flag_id)
-        return replace(self.describe(flag), events=tuple(flag.events))
+        return replace(self.describe(flag), events=tuple(flag.events), entries=tuple(flag.entries))
 
     def describe(self, flag: Flag, library: Library | None = None) -> FlagView:
         """``flag`` as the queue, its page and the exports show it, against the current articles."""
@@ -246,7 +256,9 @@ class FeedbackService:
             q = q.where(Flag.created_at <= self.now() - timedelta(days=older_than_days))
         if text := clean_text(text):
             like = f"%{text.lower()}%"
-            q = q.where(func.lower(func.coalesce(Flag.comment, "") + " " + func.coalesce(Flag.query, "")).like(like))
+            written = select(FlagEntry.flag_id).where(func.lower(FlagEntry.text).like(like))
+            q = q.where(func.lower(func.coalesce(Flag.comment, "") + " " + func.coalesce(Flag.query, "")).like(like)
+                        | Flag.id.in_(written))
         order = {
             "due": (Flag.due_at.is_(None), Flag.due_at, Flag.id),
             "newest": (Flag.created_at.desc(), Flag.id.desc()),
@@ -288,34 +300,50 @@ class FeedbackService:
             Flag.status.in_(OPEN_STATUSES),
         ).order_by(Flag.id).limit(1))
 
-    def _count_report(self, s: Session, flag: Flag, vote: Vote) -> Flag:
-        """One more anonymous report on an open flag: counted and logged, no new flag and no new message."""
+    def _add_report(
+        self, s: Session, flag: Flag, vote: Vote, reporter: str | None, comment: str | None, section: str | None
+    ) -> Flag:
+        """One more report on an open flag: its own entry beside the earlier ones, counted, logged."""
         flag.reports = (flag.reports or 1) + 1
         flag.updated_at = self.now()
-        self._event(s, flag, None, "reported", {"reason": vote.reason, "comment": vote.comment, "vote": vote.id})
+        self._entry(s, flag, "report", reporter, comment, reason=vote.reason, section=section, vote_id=vote.id)
+        self._event(s, flag, reporter, "reported", {"reason": vote.reason, "comment": comment, "vote": vote.id})
         return flag
 
     def _flag_vote(
-        self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool, changed: bool = False
+        self, s: Session, vote: Vote, article: Article, reporter: str | None, notify: bool,
+        comment: str | None, section: str | None,
     ) -> Flag:
-        flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id))
+        flag = s.scalar(select(Flag).where(Flag.vote_id == vote.id, Flag.status.in_(OPEN_STATUSES))
+                        .order_by(Flag.id.desc()).limit(1))
         if flag is None and reporter is None:
             # Anonymous readers cannot be told apart (a new cookie is a new reader): their repeated
             # "No"s on one article are one flag with a count, so a flood is one email, not forty.
             same = self._open_anonymous_flag(s, article)
             if same is not None:
-                return same if changed else self._count_report(s, same, vote)
+                return self._add_report(s, same, vote, reporter, comment, section)
         if flag is None:
             return self._new_flag(
-                s, kind="article", department=article.department, article=article.path, section=vote.section,
-                reason=vote.reason, comment=vote.comment, reporter=reporter, notify=notify, vote_id=vote.id,
+                s, kind="article", department=article.department, article=article.path, section=section,
+                reason=vote.reason, comment=comment, reporter=reporter, notify=notify, vote_id=vote.id,
                 content_hash=article.content_hash, git_commit=vote.git_commit, title=article.title,
             )
-        # The same person refining today's vote: update, do not flag twice.
-        flag.reason, flag.comment = vote.reason, vote.comment
-        flag.notify_reporter = bool(notify and reporter)
-        self._event(s, flag, reporter, "updated", {"reason": vote.reason})
-        return flag
+        # The same person reporting again today: a second entry on their flag; the first stays as written.
+        flag.notify_reporter = bool(flag.notify_reporter or (notify and reporter))
+        return self._add_report(s, flag, vote, reporter, comment, section)
+
+    def _found_helpful(self, s: Session, vote: Vote, reporter: str | None) -> None:
+        """A "Yes" after a "No": the report stays open; its owners see that the reader later found it helpful."""
+        reported = select(FlagEntry.flag_id).where(FlagEntry.vote_id == vote.id)
+        for flag in s.scalars(select(Flag).where(Flag.id.in_(reported), Flag.status.in_(OPEN_STATUSES))):
+            flag.updated_at = self.now()
+            self._entry(s, flag, "helpful", reporter, None, vote_id=vote.id)
+            self._event(s, flag, reporter, "found_helpful", {"vote": vote.id})
+
+    def _entry(self, s: Session, flag: Flag, kind: str, author: str | None, text: str | None, **fields: object) -> FlagEntry:
+        entry = FlagEntry(flag=flag, kind=kind, author=author, text=text, created_at=self.now(), **fields)
+        s.add(entry)
+        return entry
 
     def _apply(self, s: Session, flag: Flag, step: Action, actor: str | None, note: str | None, **detail: str) -> None:
         before, now = flag.status, self.now()
@@ -343,6 +371,8 @@ class FeedbackService:
         s.add(flag)
         s.flush()
         self._event(s, flag, reporter, "created", {"kind": flag.kind, "reason": flag.reason})
+        self._entry(s, flag, "report", reporter, flag.comment, reason=flag.reason, section=flag.section,
+                    vote_id=flag.vote_id)
         self._enqueue(s, self.channels.for_department(flag_notice(flag, dep, title, self.urls), dep))
         return flag
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..content.models import Article
 from ..content.urls import SiteUrls
-from .models import Flag, FlagEvent
+from .models import Flag, FlagEntry, FlagEvent
 from .rules import OPEN_STATUSES, Action, allowed_actions
 
 #: The columns of the CSV and JSON exports, in order.
@@ -47,7 +47,8 @@ class FlagView:
     diff_url: str | None  # the repository's compare view for that change (KB_DIFF_URL)
     actions: tuple[Action, ...]
     events: tuple[FlagEvent, ...] = ()  # the audit log, on the flag's own page only
-    reports: int = 1  # anonymous reports counted on this flag
+    reports: int = 1  # the reports on this flag (each one is an entry)
+    entries: tuple[FlagEntry, ...] = ()  # reports, replies and notes, on the flag's own page only
 
     def as_dict(self) -> dict[str, Any]:
         """The export row: plain values, times in ISO 8601."""

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..feedback import FeedbackError, FeedbackService, FlagView, NotFoundError, PermissionDeniedError, Person
-from ..feedback.rules import REASONS, STATUSES
+from ..feedback.rules import N_, REASON_LABELS, REASONS, STATUSES
 from ..feedback.views import EXPORT_FIELDS
 from . import core
 from .feedback import error_message
@@ -22,6 +22,11 @@ from .security import current_person
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 FILTERS = ("department", "status", "reason", "article", "age", "q", "sort")
+#: Each entry on a flag's page, as the owner reads it (msgids).
+ENTRY_LABELS = {
+    "report": N_("Report"), "comment": N_("The reporter added"), "helpful": N_("The reader later found it helpful"),
+    "withdrawn": N_("The reporter withdrew it"), "reply": N_("Reply to the reporter"), "note": N_("Internal note"),
+}
 
 
 def _service() -> FeedbackService:
@@ -123,7 +128,7 @@ def flag_detail(flag_id: int) -> ResponseReturnValue:
         view = _service().view_flag(person, flag_id)
     except (NotFoundError, PermissionDeniedError):
         abort(404)  # another department's flag looks like no flag: the ids are no oracle
-    return render_template("admin_flag.html", flag=view)
+    return render_template("admin_flag.html", flag=view, entry_labels=ENTRY_LABELS, reasons=REASON_LABELS)
 
 
 @bp.post("/flags/<int:flag_id>")
@@ -133,6 +138,10 @@ def flag_action(flag_id: int) -> ResponseReturnValue:
     try:
         if action == "assign":
             _service().assign(person, [flag_id], request.form.get("assignee"))
+        elif action == "reply":
+            _service().reply(person, flag_id, request.form.get("text"))
+        elif action == "note":
+            _service().add_note(person, flag_id, request.form.get("text"))
         else:
             _service().transition(person, flag_id, action, request.form.get("note"))
         flash(_("Saved."), "success")

@@ -10,11 +10,13 @@ import secrets
 
 from flask import Blueprint, abort, flash, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_number
+from flask_babel import format_date, format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from ..feedback import COMMENT_MAX, QUERY_MAX, FeedbackError, FeedbackService, Receipt
+from ..feedback.conversation import VoteState
 from ..feedback.identity import demo_people
 from ..feedback.rules import ACTIONS, REASON_LABELS
 from . import core, library
@@ -46,7 +48,11 @@ ERROR_MESSAGES = {
     "bad_transition": _l("“%(action)s” is not possible for this flag now."),
     "unknown_action": _l("Choose an action."),
     "not_found": _l("There is no flag #%(id)s."),
+    "empty_text": _l("Write something first."),
+    "not_open": _l("Only an open request can be withdrawn."),
 }
+#: Flash categories shown inside the feedback box the redirect lands on (#feedback, #gap), not at the top.
+FEEDBACK_FLASHES = ("fb-success", "fb-error")
 
 
 def error_message(exc: FeedbackError) -> str:
@@ -76,6 +82,39 @@ def _who() -> tuple[str, str | None]:
     return person.email, person.email
 
 
+def current_voter() -> str | None:
+    """The voter key of this request, without creating one: whose vote an article page shows."""
+    cfg = core().config
+    person = current_person()
+    if cfg.anonymous_feedback or not person.email:
+        return "anon:" + session["kb_anon"] if "kb_anon" in session else None
+    return person.email
+
+
+def requests_offered() -> bool:
+    """My requests needs to know who sent what: SSO (or the demo) identity, never anonymous mode."""
+    return bool(current_person().email) and not core().config.anonymous_feedback
+
+
+def vote_state_message(state: VoteState | None) -> str | None:
+    if state is None:
+        return None
+    day = format_date(state.day, "medium")
+    if state.helpful:
+        return _("You said this was helpful on %(date)s.", date=day)
+    return _("You said this was not helpful on %(date)s.", date=day)
+
+
+def receipt_html(message: str, receipt: Receipt) -> Markup:
+    """The receipt with its reference number linking to My requests (where that is offered)."""
+    html = escape(message)
+    if receipt.flag_id and requests_offered():
+        ref = f"#{receipt.flag_id}"
+        link = Markup('<a href="{}">{}</a>').format(url_for("me.requests") + f"#request-{receipt.flag_id}", ref)
+        html = Markup(html.replace(ref, link, 1))
+    return html
+
+
 def receipt_message(receipt: Receipt, helpful: bool | None = None) -> str:
     if helpful:
         return _("Thanks for letting us know this helped.")
@@ -90,22 +129,23 @@ def receipt_message(receipt: Receipt, helpful: bool | None = None) -> str:
     return _("Thanks: %(department)s owns this and will look at it. Your reference is #%(id)s.", department=dep.name, id=receipt.flag_id)
 
 
-def _answer(message: str, back: str, receipt: Receipt, status: int = 200) -> ResponseReturnValue:
+def _answer(message: str, back: str, receipt: Receipt, state: str | None = None) -> ResponseReturnValue:
+    html = receipt_html(message, receipt)
     if wants_json():
         dep = receipt.department
         return jsonify(
-            ok=True, message=message, flag=receipt.flag_id,
+            ok=True, message=message, html=str(html), state=state, flag=receipt.flag_id,
             department=dep.name if dep else None,
             response_target=dep.response_target.text if dep and dep.response_target else None,
-        ), status
-    flash(message, "success")
+        ), 200
+    flash(html, "fb-success")  # shown in the box the redirect lands on; the page shows the vote itself
     return redirect(back)
 
 
 def _error(message: str, back: str, status: int = 400) -> ResponseReturnValue:
     if wants_json():
         return jsonify(ok=False, message=message), status
-    flash(message, "error")
+    flash(message, "fb-error")
     return redirect(back)
 
 
@@ -128,7 +168,8 @@ def article_feedback() -> ResponseReturnValue:
         )
     except FeedbackError as exc:
         return _error(error_message(exc), back)
-    return _answer(receipt_message(receipt, helpful == "yes"), back, receipt)
+    state = vote_state_message(_service().current_vote(voter, art.path))
+    return _answer(receipt_message(receipt, helpful == "yes"), back, receipt, state)
 
 
 @bp.post("/feedback/gap")

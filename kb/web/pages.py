@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request
+from flask import Blueprint, abort, make_response, redirect, render_template, request, send_from_directory
 
 from ..config import LANGUAGES
 from ..content.urls import ARTICLE_PREFIX
 from ..i18n import COOKIE, select_locale
 from . import core, library
+from .feedback import current_voter, vote_state_message
 from .filters import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -58,7 +59,9 @@ def article(slug: str):  # noqa: ANN201
     cfg = core().config
     edit_url = f"{cfg.repo_url.rstrip('/')}/{art.path}" if cfg.repo_url else None
     today = date.today()
-    return render_template(
+    voter = current_voter()
+    vote_state = vote_state_message(core().feedback.current_vote(voter, art.path)) if voter else None
+    html = render_template(
         "article.html",
         article=art,
         dep=dep,
@@ -68,7 +71,21 @@ def article(slug: str):  # noqa: ANN201
         edit_url=edit_url,
         overdue=art.review_overdue(today, cfg.default_review_days),
         review_due=art.review_due(cfg.default_review_days),
+        vote_state=vote_state,
     )
+    response = make_response(html)
+    if vote_state:  # this reader's own answer: never from a shared cache, whether signed in or not
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon():  # noqa: ANN201
+    """Browsers ask for it on every site: a small icon, not a 404 in every log."""
+    from flask import current_app
+
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=7 * 24 * 3600)
 
 
 @bp.get("/lang/<code>")

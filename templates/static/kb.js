@@ -19,8 +19,11 @@
     var form = input.form;
     var wrap = document.createElement("div");
     wrap.className = "suggest-wrap";
+    // Moving the box into its wrapper drops focus (and the page's autofocus): give it back.
+    var hadFocus = document.activeElement === input || input.hasAttribute("autofocus");
     input.parentNode.insertBefore(wrap, input);
     wrap.appendChild(input);
+    if (hadFocus) input.focus({ preventScroll: true });
     wrap.style.flex = "1 1 auto";
     wrap.style.display = "flex";
     var list = document.createElement("ul");
@@ -96,13 +99,15 @@
 // Feedback forms: send without a page reload, announce the answer, keep focus sensible.
 (function () {
   "use strict";
-  function currentSection() {
-    var best = "";
-    document.querySelectorAll(".article-body h2[id], .article-body h3[id]").forEach(function (h) {
-      if (h.getBoundingClientRect().top < window.innerHeight / 3) best = h.id;
-    });
-    return best;
-  }
+  // The section the reader came to: the fragment they arrived with (a search result's anchor),
+  // when it names a heading of the article. Not the heading on screen at Send: the form is at
+  // the bottom, so that would nearly always be the last one.
+  var arrivedAt = (function () {
+    var id = "";
+    try { id = decodeURIComponent(window.location.hash.slice(1)); } catch (e) { return ""; }
+    var h = id && document.getElementById(id);
+    return h && h.closest && h.closest(".article-body") && /^H[1-6]$/.test(h.tagName) ? id : "";
+  })();
   document.querySelectorAll("textarea[data-counter]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-counter"));
     var max = parseInt(area.getAttribute("maxlength"), 10);
@@ -114,7 +119,7 @@
   document.querySelectorAll("form[data-feedback]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       var section = form.querySelector("input[name=section]");
-      if (section) section.value = currentSection();
+      if (section) section.value = arrivedAt;
       if (!window.fetch || !window.FormData) return;  // plain POST and redirect
       event.preventDefault();
       var box = form.closest(".feedback");
@@ -129,10 +134,25 @@
       }).then(function (r) {
         return r.json().catch(function () { return { ok: false, message: r.statusText }; });
       }).then(function (data) {
-        result.textContent = data.message || "";
+        // html is the server's escaped receipt, with the reference linking to My requests.
+        if (data.ok && data.html) result.innerHTML = data.html; else result.textContent = data.message || "";
         result.className = "feedback-result notice " + (data.ok ? "flash-success" : "flash-error");
         if (data.ok) {
-          box.querySelectorAll("form, details").forEach(function (el) { el.hidden = true; });
+          var forms = box.querySelectorAll("form, details");
+          forms.forEach(function (el) { el.hidden = true; });
+          var state = box.querySelector(".vote-state");
+          if (state && data.state) { state.textContent = data.state; state.hidden = false; }
+          var label = box.getAttribute("data-change-label");
+          if (label && !box.querySelector("button.change-answer")) {
+            var change = document.createElement("button");
+            change.type = "button"; change.className = "change-answer"; change.textContent = label;
+            change.addEventListener("click", function () {
+              forms.forEach(function (el) { el.hidden = false; if (el.classList.contains("change-vote")) el.open = true; });
+              box.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+              change.remove();
+            });
+            (state || result).insertAdjacentElement("afterend", change);
+          }
         } else if (button) {
           button.disabled = false;
         }
