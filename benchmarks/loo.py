@@ -196,6 +196,8 @@ def main() -> None:
             continue
         fitted, caught, wrong, nu, na = answerability(c, [o for o in loaded if o is not c])
         print(f"| {c.name} | {caught:.2f} (of {nu}) | {wrong:.3f} (of {na}) | {fitted} |")
+    every = answer.fit([(a.evidence, a.answerable) for c in loaded for a in c.asked])
+    print(f"\nFitted on every corpus above (search/answer.py THRESHOLDS): {every}; in use: {answer.THRESHOLDS}")
 
 
 if __name__ == "__main__":

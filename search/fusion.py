@@ -166,21 +166,27 @@ def fuse_calibrated(
     *,
     floors: dict[str, float],
     coverage: float,
+    family_of: Callable[[str], str] = lambda a: a,
 ) -> list[Fused]:
     """Articles by the weighted sum of each retriever's calibrated best-chunk score.
 
     ``floors``: each model's similarity floor; ``coverage``: the keyword side's
     coverage of the query (0..1), which scales its scores by its square root.
+    A retriever that found an article's translation found the article: each
+    retriever gives a family the best score of its versions, families are
+    ranked by the sum, and versions within a family by their own sum (the
+    service then shows the version in the reader's language).
     """
     keyword_scale = coverage**0.5
-    article_score: dict[str, float] = {}
+    own: dict[str, float] = {}
+    family_score: dict[str, float] = {}
     chunk_score: dict[int, float] = {}
     sources: dict[str, dict[str, int]] = {}
     for ranking in rankings:
         if not ranking.items:
             continue
         top = ranking.items[0][1]
-        seen: set[str] = set()
+        best: dict[str, float] = {}
         for pos, raw in ranking.items:
             w = weights.of(ranking.name, same_lang(pos, ranking.lang))
             if w <= 0:
@@ -188,16 +194,21 @@ def fuse_calibrated(
             value = w * _calibrated(ranking.name, raw, top, keyword_scale, floors)
             chunk_score[pos] = chunk_score.get(pos, 0.0) + value
             art = article_of(pos)
-            if art in seen:
-                continue
-            seen.add(art)
-            article_score[art] = article_score.get(art, 0.0) + value
-            sources.setdefault(art, {})[ranking.name] = len(seen)
-    best: dict[str, int] = {}
+            if art not in best:
+                sources.setdefault(art, {})[ranking.name] = len(best) + 1
+            best[art] = max(best.get(art, 0.0), value)
+        per_family: dict[str, float] = {}
+        for art, value in best.items():
+            own[art] = own.get(art, 0.0) + value
+            fam = family_of(art)
+            per_family[fam] = max(per_family.get(fam, 0.0), value)
+        for fam, value in per_family.items():
+            family_score[fam] = family_score.get(fam, 0.0) + value
+    best_chunk: dict[str, int] = {}
     for pos, sc in chunk_score.items():
         art = article_of(pos)
-        if art not in best or sc > chunk_score[best[art]]:
-            best[art] = pos
-    fused = [Fused(a, sc, best[a], sources.get(a, {})) for a, sc in article_score.items() if sc > 0]
-    fused.sort(key=lambda f: f.score, reverse=True)
+        if art not in best_chunk or sc > chunk_score[best_chunk[art]]:
+            best_chunk[art] = pos
+    fused = [Fused(a, family_score[family_of(a)], best_chunk[a], sources.get(a, {})) for a, sc in own.items() if sc > 0]
+    fused.sort(key=lambda f: (f.score, own[f.article]), reverse=True)
     return fused

@@ -212,6 +212,7 @@ class Searcher:
             same_lang=lambda p, lang: self._group_of[p] == groups[lang],
             floors={n: p.min_similarity for n, p in profiles.items()},
             coverage=ev.coverage,
+            family_of=self.family_of,
         )
 
     def _fused(self, info: QueryInfo, department: str | None) -> tuple[list[Fused], set[str], answer.Decision]:
