@@ -153,6 +153,9 @@ def fuse(
 
 def _calibrated(name: str, score: float, top: float, keyword_scale: float, floors: dict[str, float]) -> float:
     if name.rstrip("~") == "keyword":
+        # The bridge's BM25 ranking ("keyword~") shares the query's coverage scale:
+        # a question whose words the index lacks gets little from BM25 over its
+        # translation too (unscaled: 18F 0.917, bundled 0.983 hit@5; scaled: 0.927, 0.992).
         return (score / top if top > 0 else 0.0) * keyword_scale
     floor = floors.get(name.rstrip("~"), 0.0)
     return max(0.0, (score - floor) / max(1e-6, 1.0 - floor))
