@@ -34,7 +34,9 @@ Measured side by side and not kept: plain RRF (k=60) loses English on a new
 handbook; RRF with K=20 lost everywhere; dropping the bridge or giving the
 cross-language vote the same-language weight helped the bundled Korean
 questions but not as much as calibrated scores, and hurt sustech-zh English.
-Retrievers still vote per article (an article's score is that of its best
+Where it still loses (benchmarks/README.md): on 18F, English 0.946 hit@5 is
+below MiniLM alone (0.954) and Korean 0.80 below USE alone (0.88); the old
+rank fusion had 0.954 and 0.88 there. Retrievers still vote per article (an article's score is that of its best
 chunk, never a sum over its chunks), so long pages gain nothing from length.
 """
 
