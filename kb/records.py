@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from search.documents import Hit
+from search.service import SearchPage
 
 from .content import Library
 from .content.urls import article_path
@@ -35,3 +36,8 @@ def hit_record(hit: Hit, lib: Library) -> dict[str, Any]:
             if o.article in lib.articles
         ],
     }
+
+
+def answer_fields(page: SearchPage) -> dict[str, Any]:
+    """Whether an article answers the search, and why not: the API, ``--json`` and ``--batch`` carry it."""
+    return {"answered": page.answered, "reason": page.reason}

@@ -82,3 +82,5 @@ class SearchResult:
     language: str = "en"
     total: int = 0  # articles found
     ranked: list[str] = field(default_factory=list)  # every article found, best first
+    answered: bool = False  # the handbook answers this (search/answer.py)
+    reason: str | None = None  # when not answered: "nothing_matched" or "weak_matches"

@@ -1,28 +1,43 @@
 """Fuse the keyword ranking and the embedding rankings into one list of articles.
 
-Why fuse by articles, with weights that depend on the query:
+The method: **score fusion on calibrated scores** (``fuse_calibrated``), the
+default since the leave-one-corpus-out study (benchmarks/loo.py, numbers in
+benchmarks/README.md). Each retriever gives each article the score of its
+best chunk, on a scale that means the same on every corpus, and the weighted
+scores are added:
 
-- Retrievers disagree about *which section* of an article answers but agree
-  much more about *which article*. So each ranking is first collapsed to
-  articles (an article's rank is that of its best chunk) and the article
-  rankings are fused; the section shown is the chunk with the best fused
-  chunk score within the winning article.
-- Weighted reciprocal-rank fusion, ``sum(w / (K + rank))``, needs no score
-  calibration between BM25 and cosine similarities, which live on unrelated
-  scales and shift from corpus to corpus.
-- The weights (see ``weights_for``) follow what each retriever is good at,
-  as measured on the development sets in benchmarks/:
-  * MiniLM only understands English: it votes only for an English query, and
-    only on English chunks. Letting it vote on a Japanese query is what made
-    naive three-way fusion fall from 0.89 to 0.64 on cross-lingual questions.
-  * Multilingual USE is the only retriever that crosses languages, so it
-    carries a query whose language differs from the chunk's.
-  * BM25 is strongest on short keyword lookups, acronyms and exact terms and
-    weakest on long paraphrased questions, so its weight falls as the query
-    grows and rises for keyword-style queries.
+- a model's cosine similarity, rescaled by the model's noise floor
+  (``(s - floor) / (1 - floor)``, floor from its ``Profile``): 0 is noise,
+  and a clear match counts more than a near-tie;
+- BM25F relative to the query's best keyword chunk, times the square root of
+  the keyword *coverage* (the share of the query's terms found in one of the
+  top keyword chunks, search/answer.py). Without that factor the keyword
+  side's first hit always scores 1.0, even when it matched one stray word of
+  an English question over a Korean handbook (skt-ko, English questions 0.75
+  hit@5 without it, 0.92 with it); the full coverage, instead of its square
+  root, cut too deep into native CJK questions, whose particles rarely match
+  (bundled Korean 0.85).
 
-What a model reads and how much its vote on a bridge-translated query weighs
-come from its ``Profile`` (embedders.py), never from its name.
+Why not the weighted reciprocal-rank fusion used before (``fuse``, kept for
+the study): ranks throw away *how much* better the first article is. On a
+Korean question over a mostly English handbook, the cross-language USE
+ranking and the two bridge rankings each add a full reciprocal-rank vote to
+English articles, so the Korean article that answers, found first by BM25 and
+by USE, lost to English ones ("연말정산 언제 해요" put the Korean year-end tax
+article 5th; bundled Korean 0.85 hit@5, 1.00 with calibrated scores). The
+rank-only weights were tuned on 18F and GitLab and did not transfer. Scores
+need no query-dependent weights beyond the readers' profiles; the old
+``weights_for`` still says who reads what (MiniLM votes only on English, USE
+carries other languages), and the scores do the rest.
+
+Measured side by side and not kept: plain RRF (k=60) loses English on a new
+handbook; RRF with K=20 lost everywhere; dropping the bridge or giving the
+cross-language vote the same-language weight helped the bundled Korean
+questions but not as much as calibrated scores, and hurt sustech-zh English.
+Where it still loses (benchmarks/README.md): on 18F, English 0.946 hit@5 is
+below MiniLM alone (0.954) and Korean 0.80 below USE alone (0.88); the old
+rank fusion had 0.954 and 0.88 there. Retrievers still vote per article (an article's score is that of its best
+chunk, never a sum over its chunks), so long pages gain nothing from length.
 """
 
 from __future__ import annotations
@@ -135,4 +150,70 @@ def fuse(
             best[art] = pos
     fused = [Fused(a, s, best[a], sources.get(a, {})) for a, s in article_score.items()]
     fused.sort(key=lambda f: f.score, reverse=True)
+    return fused
+
+
+def _calibrated(name: str, score: float, top: float, keyword_scale: float, floors: dict[str, float]) -> float:
+    if name.rstrip("~") == "keyword":
+        # The bridge's BM25 ranking ("keyword~") shares the query's coverage scale:
+        # a question whose words the index lacks gets little from BM25 over its
+        # translation too (unscaled: 18F 0.917, bundled 0.983 hit@5; scaled: 0.927, 0.992).
+        return (score / top if top > 0 else 0.0) * keyword_scale
+    floor = floors.get(name.rstrip("~"), 0.0)
+    return max(0.0, (score - floor) / max(1e-6, 1.0 - floor))
+
+
+def fuse_calibrated(
+    rankings: list[Ranking],
+    weights: Weights,
+    article_of: Callable[[int], str],
+    same_lang: Callable[[int, str | None], bool],
+    *,
+    floors: dict[str, float],
+    coverage: float,
+    family_of: Callable[[str], str] = lambda a: a,
+) -> list[Fused]:
+    """Articles by the weighted sum of each retriever's calibrated best-chunk score.
+
+    ``floors``: each model's similarity floor; ``coverage``: the keyword side's
+    coverage of the query (0..1), which scales its scores by its square root.
+    A retriever that found an article's translation found the article: each
+    retriever gives a family the best score of its versions, families are
+    ranked by the sum, and versions within a family by their own sum (the
+    service then shows the version in the reader's language).
+    """
+    keyword_scale = coverage**0.5
+    own: dict[str, float] = {}
+    family_score: dict[str, float] = {}
+    chunk_score: dict[int, float] = {}
+    sources: dict[str, dict[str, int]] = {}
+    for ranking in rankings:
+        if not ranking.items:
+            continue
+        top = ranking.items[0][1]
+        best: dict[str, float] = {}
+        for pos, raw in ranking.items:
+            w = weights.of(ranking.name, same_lang(pos, ranking.lang))
+            if w <= 0:
+                continue
+            value = w * _calibrated(ranking.name, raw, top, keyword_scale, floors)
+            chunk_score[pos] = chunk_score.get(pos, 0.0) + value
+            art = article_of(pos)
+            if art not in best:
+                sources.setdefault(art, {})[ranking.name] = len(best) + 1
+            best[art] = max(best.get(art, 0.0), value)
+        per_family: dict[str, float] = {}
+        for art, value in best.items():
+            own[art] = own.get(art, 0.0) + value
+            fam = family_of(art)
+            per_family[fam] = max(per_family.get(fam, 0.0), value)
+        for fam, value in per_family.items():
+            family_score[fam] = family_score.get(fam, 0.0) + value
+    best_chunk: dict[str, int] = {}
+    for pos, sc in chunk_score.items():
+        art = article_of(pos)
+        if art not in best_chunk or sc > chunk_score[best_chunk[art]]:
+            best_chunk[art] = pos
+    fused = [Fused(a, family_score[family_of(a)], best_chunk[a], sources.get(a, {})) for a, sc in own.items() if sc > 0]
+    fused.sort(key=lambda f: (f.score, own[f.article]), reverse=True)
     return fused

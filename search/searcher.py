@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import keyword
+from . import answer, keyword
 from .analysis import normalize, terms
 from .bridge import Bridge, lang_group
 from .chunking import synonym_terms
 from .documents import Chunk, Hit, SearchResult
-from .embedders import Embedder, EmbedderPool
-from .fusion import Fused, Ranking, fuse, weights_for
+from .embedders import Embedder, EmbedderPool, Profile
+from .fusion import Fused, Ranking, fuse_calibrated, weights_for
 from .layout import BuildLayout, IndexLayout, Manifest
 from .query import QueryInfo, analyze_query
 from .snippets import snippet
@@ -63,6 +63,9 @@ class Retrieval:
     terms: set[str] = field(default_factory=set)  # what snippets mark
     did_you_mean: str | None = None
     corrected: bool = False
+    #: Whether the handbook answers (search/answer.py); not answered with
+    #: NOTHING_MATCHED: ``fused`` is empty (nothing worth showing).
+    decision: answer.Decision = field(default_factory=lambda: answer.Decision(False, answer.NOTHING_MATCHED))
 
 
 class Searcher:
@@ -181,28 +184,41 @@ class Searcher:
         found = Retrieval(info)
         if not info.has_words:
             return found
-        found.fused, found.terms = self._fused(info, department)
+        found.fused, found.terms, found.decision = self._fused(info, department)
         suggestion = self.speller.correct(info.text) if self.spell_checks else None
         if suggestion and not any("keyword" in f.sources for f in found.fused):
             # No word of the query as typed is in the index: show results for the
             # correction, if its words are.
-            alt, alt_terms = self._fused(analyze_query(suggestion), department)
+            alt, alt_terms, alt_decision = self._fused(analyze_query(suggestion), department)
             if any("keyword" in f.sources for f in alt):
-                found.fused, found.terms, found.corrected = alt, alt_terms, True
+                found.fused, found.terms, found.corrected, found.decision = alt, alt_terms, True, alt_decision
         found.did_you_mean = suggestion
+        if found.decision.reason == answer.NOTHING_MATCHED:
+            found.fused = []  # gibberish or off-topic: the closest chunks are noise
         return found
 
-    def _fused(self, info: QueryInfo, department: str | None) -> tuple[list[Fused], set[str]]:
-        rankings, marked = self.rankings(info.text, department, lang=info.lang)
-        weights = weights_for(info, {n: e.profile for n, e in self.embedders.items()})
+    def embedder_profiles(self) -> dict[str, Profile]:
+        return {n: e.profile for n, e in self.embedders.items()}
+
+    def fuse(self, rankings: list[Ranking], info: QueryInfo, ev: answer.Evidence | None = None) -> list[Fused]:
+        """The articles of one query's rankings, best first (the method is explained in fusion.py)."""
+        profiles = self.embedder_profiles()
+        ev = ev or answer.evidence(info, rankings, self.chunks, profiles)
         groups = {lang: lang_group(lang or info.lang) for lang in {r.lang for r in rankings}}
-        fused = fuse(
+        return fuse_calibrated(
             rankings,
-            weights,
+            weights_for(info, profiles),
             article_of=self._article_of.__getitem__,
             same_lang=lambda p, lang: self._group_of[p] == groups[lang],
+            floors={n: p.min_similarity for n, p in profiles.items()},
+            coverage=ev.coverage,
+            family_of=self.family_of,
         )
-        return fused, marked
+
+    def _fused(self, info: QueryInfo, department: str | None) -> tuple[list[Fused], set[str], answer.Decision]:
+        rankings, marked = self.rankings(info.text, department, lang=info.lang)
+        ev = answer.evidence(info, rankings, self.chunks, self.embedder_profiles())
+        return self.fuse(rankings, info, ev), marked, answer.decide(ev)
 
     def hit(self, f: Fused, marked: set[str]) -> Hit:
         """The result for one fused article: its best section, with a snippet."""
@@ -227,6 +243,7 @@ class Searcher:
         found = self.retrieve(raw_query, department=department)
         result = SearchResult(query=raw_query, hits=[], language=found.info.lang)
         result.did_you_mean, result.corrected = found.did_you_mean, found.corrected
+        result.answered, result.reason = found.decision.answered, found.decision.reason
         result.total = len(found.fused)
         result.ranked = [f.article for f in found.fused]
         result.hits = [self.hit(f, found.terms) for f in found.fused[:limit]]

@@ -40,6 +40,11 @@ class SearchPage:
     took_ms: float = 0.0
     has_words: bool = True  # False for a query with no letters or digits (nothing was searched)
     reader_lang: str | None = None
+    #: Whether an article answers the query (search/answer.py). When False, ``reason``
+    #: says why: "nothing_matched" (no hits at all) or "weak_matches" (the hits are
+    #: only possibly related).
+    answered: bool = False
+    reason: str | None = None
 
     @property
     def pages(self) -> int:
@@ -104,6 +109,8 @@ class SearchService:
             corrected=found.corrected,
             has_words=found.info.has_words,
             reader_lang=reader_lang,
+            answered=found.decision.answered,
+            reason=found.decision.reason,
         )
         result.took_ms = (time.perf_counter() - started) * 1000
         if record and page == 1 and result.has_words and self.on_search is not None:

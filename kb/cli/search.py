@@ -22,7 +22,7 @@ from search.service import SearchPage
 
 from ..core import KB
 from ..feedback.docs_as_code import Closure
-from ..records import hit_record
+from ..records import answer_fields, hit_record
 from .common import Progress, articles_option, index_option, make_kb
 
 _MARK = re.compile(r"</?mark>")
@@ -93,13 +93,15 @@ def _batch(kb: KB, lines: TextIO, out: TextIO, department: str | None, limit: in
         lib = kb.library
         records = (hit_record(h, lib) for h in page.hits)
         results = [{k: r[k] for k in BATCH_FIELDS} for r in records]
-        out.write(json.dumps({"_id": qid, "results": results}, ensure_ascii=False) + "\n")
+        out.write(json.dumps({"_id": qid, **answer_fields(page), "results": results}, ensure_ascii=False) + "\n")
         out.flush()
 
 
 def _print_page(page: SearchPage) -> None:
     if page.did_you_mean:
         click.echo(f"{'Showing results for' if page.corrected else 'Did you mean'}: {page.did_you_mean}")
+    if not page.answered:
+        click.echo("No article answers this yet." + (" Possibly related:" if page.hits else ""))
     if not page.hits:
         click.echo("No results.")
     for i, h in enumerate(page.hits, 1):
@@ -137,7 +139,7 @@ def search(articles: Path | None, index: Path | None, limit: int, department: st
         return
     payload = {
         "query": page.query, "did_you_mean": page.did_you_mean, "corrected": page.corrected, "total": page.total,
-        "took_ms": round(page.took_ms, 1), "results": [hit_record(h, kb.library) for h in page.hits],
+        "took_ms": round(page.took_ms, 1), **answer_fields(page), "results": [hit_record(h, kb.library) for h in page.hits],
     }
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
 

@@ -9,7 +9,7 @@ from search.query import MAX_QUERY_CHARS
 from search.searcher import IndexMissingError
 
 from ..i18n import select_locale
-from ..records import hit_record
+from ..records import answer_fields, hit_record
 from . import core, library
 from .security import client_address, limiter, search_limit
 
@@ -74,7 +74,7 @@ def api_search():  # noqa: ANN201
         return jsonify(error="index_missing", message="The search index is not built yet (run `kb index`)."), 503
     return jsonify(
         query=page.query, truncated=page.truncated, department=department, did_you_mean=page.did_you_mean,
-        corrected=page.corrected, total=page.total, took_ms=round(page.took_ms, 1),
+        corrected=page.corrected, total=page.total, took_ms=round(page.took_ms, 1), **answer_fields(page),
         results=[hit_record(h, library()) for h in page.hits],
     )
 
