@@ -27,9 +27,9 @@ from .documents import Chunk, Hit, SearchResult
 from .embedders import Embedder, EmbedderPool
 from .fusion import Fused, Ranking, fuse, weights_for
 from .layout import BuildLayout, IndexLayout, Manifest
-from .query import QueryInfo, analyze_query
+from .query import QueryInfo, analyze_query, clean_query
 from .snippets import snippet
-from .spelling import Speller
+from .spelling import Speller, clearly_better, listed_words
 from .vectors import VectorIndex
 
 DEPTH = 100  # chunks taken from each retriever before fusion
@@ -75,8 +75,9 @@ class Searcher:
         table = json.loads(build.chunks.read_text(encoding="utf-8"))
         self.chunks: list[Chunk | None] = [Chunk(**c) if c else None for c in table]
         self.keyword = keyword.KeywordIndex(build.keyword)
-        self.speller = Speller.load(build.vocab)
         self.synonyms: list[list[str]] = json.loads(build.synonyms.read_text(encoding="utf-8"))
+        listed = [t for g in self.synonyms for t in g] + [c.aliases for c in self.chunks if c and c.aliases]
+        self.speller = Speller.load(build.vocab, protected=listed_words(listed))
         self._suggest = json.loads(build.suggest.read_text(encoding="utf-8"))
         self._load_vectors(embedders)
         self.articles = set(self.manifest.articles)
@@ -181,18 +182,29 @@ class Searcher:
         found = Retrieval(info)
         if not info.has_words:
             return found
-        found.fused, found.terms = self._fused(info, department)
-        suggestion = self.speller.correct(info.text) if self.spell_checks else None
-        if suggestion and not any("keyword" in f.sources for f in found.fused):
-            # No word of the query as typed is in the index: show results for the
-            # correction, if its words are.
-            alt, alt_terms = self._fused(analyze_query(suggestion), department)
-            if any("keyword" in f.sources for f in alt):
+        found.fused, found.terms, rankings = self._fused(info, department)
+        # Corrected as typed, not normalised: the reader's capitals stay.
+        suggestion = self.speller.correct(clean_query(raw_query)[0]) if self.spell_checks else None
+        if suggestion:
+            alt, alt_terms, alt_rankings = self._fused(analyze_query(suggestion), department)
+            if not clearly_better(self._closeness(rankings), self._closeness(alt_rankings)):
+                return found  # the typed words read as well: they were not typos
+            found.did_you_mean = suggestion
+            if not any("keyword" in f.sources for f in found.fused) and any("keyword" in f.sources for f in alt):
+                # No word of the query as typed is in the index: show results for the
+                # correction, whose words are.
                 found.fused, found.terms, found.corrected = alt, alt_terms, True
-        found.did_you_mean = suggestion
         return found
 
-    def _fused(self, info: QueryInfo, department: str | None) -> tuple[list[Fused], set[str]]:
+    def _closeness(self, rankings: list[Ranking]) -> dict[str, float]:
+        """Each model's best similarity for the query itself (its floor if nothing passed)."""
+        return {
+            r.name: r.items[0][1] if r.items else self.embedders[r.name].profile.min_similarity
+            for r in rankings
+            if r.name in self.embedders
+        }
+
+    def _fused(self, info: QueryInfo, department: str | None) -> tuple[list[Fused], set[str], list[Ranking]]:
         rankings, marked = self.rankings(info.text, department, lang=info.lang)
         weights = weights_for(info, {n: e.profile for n, e in self.embedders.items()})
         groups = {lang: lang_group(lang or info.lang) for lang in {r.lang for r in rankings}}
@@ -202,7 +214,7 @@ class Searcher:
             article_of=self._article_of.__getitem__,
             same_lang=lambda p, lang: self._group_of[p] == groups[lang],
         )
-        return fused, marked
+        return fused, marked, rankings
 
     def hit(self, f: Fused, marked: set[str]) -> Hit:
         """The result for one fused article: its best section, with a snippet."""
