@@ -245,24 +245,27 @@ class Searcher:
         result.took_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def suggest(self, prefix: str, limit: int = 8) -> list[dict]:
-        """Titles and aliases that start with (or have a word starting with) ``prefix``."""
+    def suggest(self, prefix: str, limit: int = 8, lang: str | None = None) -> list[dict]:
+        """Titles and aliases that start with (or have a word starting with) ``prefix``:
+        those of articles in ``lang`` (the reader's) first, then the others, each
+        group with the labels that start with ``prefix`` first."""
         p = normalize(prefix).strip()
         if not p:
             return []
-        starts, contains, seen = [], [], set()
+        found: list[tuple[bool, bool, int, dict]] = []
+        seen = set()
         for s in self._suggest:
             label = normalize(s["label"])
             key = (s["label"], s["article"])
             if key in seen:
                 continue
-            if label.startswith(p):
-                starts.append(s)
+            starts = label.startswith(p)
+            if starts or f" {p}" in f" {label}" or (not p.isascii() and p in label):
                 seen.add(key)
-            elif f" {p}" in f" {label}" or (not p.isascii() and p in label):
-                contains.append(s)
-                seen.add(key)
-        return (starts + contains)[:limit]
+                # Before: "parental l" offered the Japanese article first to an English reader.
+                found.append((bool(lang) and s["lang"] != lang, not starts, len(found), s))
+        found.sort(key=lambda item: item[:3])
+        return [item[3] for item in found[:limit]]
 
 
 class IndexHandle:
