@@ -79,3 +79,36 @@ def test_18f_words_are_known_there():
     # "masters" and "vesting" are not in 18F: the speller proposes "matters" and
     # "testing"; the searcher's evidence check is what refuses them (bundled test above).
     assert sp.correct("RSU vesting") == "RSU testing"
+
+
+def test_department_synonyms_apply_to_every_query(make_articles, tmp_path, models):
+    """A group listed only under one department in departments.yml expands a search
+    with no department filter too, and one filtered to another department."""
+    from kb import indexing
+    from kb.config import Config
+
+    root = make_articles({
+        "departments.yml": """
+            departments:
+              - id: finance
+                name: Finance
+                response_target: 2 business days
+                synonyms:
+                  - [zorblax, reimbursement form]
+              - id: people
+                name: People
+                response_target: 2 business days
+        """,
+        "finance/claims.md": "---\ntitle: Claims\n---\n\nFill in the reimbursement form within 30 days.\n",
+        "people/leave.md": "---\ntitle: Leave\n---\n\nAsk your manager before you take leave.\n",
+    })
+    cfg = Config(articles_dir=root, index_dir=tmp_path / "index", embedders="use-m3")
+    indexing.build(cfg, models)
+    handle = IndexHandle(cfg.resolved_index_dir, models)
+    try:
+        page = SearchService(handle).search("zorblax")
+        assert page.hits[0].article == "finance/claims.md"
+        assert "keyword" in page.hits[0].sources  # found by the synonym's words, not by luck
+        assert page.did_you_mean is None
+    finally:
+        handle.close()
