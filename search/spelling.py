@@ -134,12 +134,21 @@ class Speller:
     def load(cls, path: Path, protected: Iterable[str] = ()) -> Speller:
         return cls(json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}, protected)
 
+    def _known_form(self, word: str) -> int:
+        """How often the index has other forms of ``word``: "vesting" (from "vested"),
+        "taxi" (from "taxis"); not "leav", a stem but no word."""
+        st = _inflected(word)
+        if not st:
+            return 0
+        if word == st and not any(word + end in self.counts for end in INFLECTIONS - {"", "e"}):
+            return 0
+        return self._stems.get(st, 0)
+
     def correct_word(self, word: str) -> str | None:
         """A likelier spelling of ``word`` (lower case), or None when it is spelled right."""
         if len(word) < MIN_LEN or word in self.protected or not word.isascii() or not word.isalpha():
             return None
-        st = _inflected(word)
-        known = max(self.counts.get(word, 0), self._stems.get(st, 0) if st else 0)
+        known = max(self.counts.get(word, 0), self._known_form(word))
         if known > RARE_COUNT:
             return None
         candidates: set[str] = set()

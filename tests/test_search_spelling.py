@@ -47,6 +47,7 @@ def test_known_inflections_synonyms_and_aliases_are_never_corrected():
     sp = Speller(vocabulary(["taxis and hotels", "the match is vested", "a quiet room"] * 3 + ["commuter trains"] * 5),
                  protected=listed_words(["laptop, computer", "resign = quit"]))
     assert sp.correct("taxi") is None and sp.correct("vesting") is None  # other forms of indexed words
+    assert Speller(vocabulary(["sick leave"])).correct("sick leav") == "sick leave"  # a stem is not a word
     assert sp.correct("computer") is None and sp.correct("quit") is None  # synonyms the handbook lists
     assert sp.correct("reimbursment") is None  # unknown, but nothing near it
     assert sp.correct("computr") == "computer"  # a listed word is a correction too
