@@ -170,15 +170,24 @@ class Speller:
             return None
         return best
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` (lower case) is one the index has, in some form, or lists."""
+        return (
+            len(word) < 3 or word in STOP_WORDS or word in self.counts or word in self.protected or self._known_form(word) > 0
+        )
+
     def correct(self, query: str) -> str | None:
         """The query with unknown words replaced, in the reader's capitals, or None
-        when nothing changes."""
+        when nothing changes, or when a word would stay unknown: then the query is
+        about something the handbook does not cover, and bending its other words
+        towards the handbook's ("RSU vesting" -> "RSU testing" on 18F) misleads."""
         if CJK_CHAR.search(query):
             return None
         changed = False
+        unknown = False
 
         def fix(m: re.Match[str]) -> str:
-            nonlocal changed
+            nonlocal changed, unknown
             word = m.group(0)
             low = word.lower()
             if low in STOP_WORDS:
@@ -187,7 +196,8 @@ class Speller:
             if better and better != low:
                 changed = True
                 return keep_case(word, better)
+            unknown = unknown or not self.knows(low)
             return word
 
         fixed = re.sub(r"[A-Za-z]+", fix, query)
-        return fixed if changed else None
+        return fixed if changed and not unknown else None
