@@ -25,6 +25,15 @@ def units(text: str) -> float:
     return latin + cjk / 2
 
 
+def _join(sentences: list[str]) -> str:
+    """Sentences back into text; a table row (it ends with its cell separator "|")
+    keeps its line break, so snippets can tell rows apart."""
+    out = ""
+    for sent in sentences:
+        out += ("\n" if out.endswith("|") else " ") + sent if out else sent
+    return out
+
+
 def split_long(text: str, max_units: int = MAX_UNITS, overlap: int = OVERLAP_UNITS) -> list[str]:
     """Split at sentence (or line) boundaries into pieces of at most ``max_units``,
     each starting with the last ``overlap`` units of the previous one."""
@@ -43,12 +52,12 @@ def split_long(text: str, max_units: int = MAX_UNITS, overlap: int = OVERLAP_UNI
                 joiner = " " if " " in sent else ""
                 sub = joiner.join(words[i : i + step])
                 if current:
-                    pieces.append(" ".join(current))
+                    pieces.append(_join(current))
                     current, size = [], 0.0
                 pieces.append(sub)
             continue
         if size + u > max_units and current:
-            pieces.append(" ".join(current))
+            pieces.append(_join(current))
             tail: list[str] = []
             tail_size = 0.0
             for prev in reversed(current):
@@ -60,7 +69,7 @@ def split_long(text: str, max_units: int = MAX_UNITS, overlap: int = OVERLAP_UNI
         current.append(sent)
         size += u
     if current:
-        pieces.append(" ".join(current))
+        pieces.append(_join(current))
     return pieces
 
 

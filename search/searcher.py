@@ -27,9 +27,9 @@ from .documents import Chunk, Hit, SearchResult
 from .embedders import Embedder, EmbedderPool, Profile
 from .fusion import Fused, Ranking, fuse_calibrated, weights_for
 from .layout import BuildLayout, IndexLayout, Manifest
-from .query import QueryInfo, analyze_query
+from .query import QueryInfo, analyze_query, clean_query
 from .snippets import snippet
-from .spelling import Speller
+from .spelling import Speller, clearly_better, listed_words
 from .vectors import VectorIndex
 
 DEPTH = 100  # chunks taken from each retriever before fusion
@@ -78,8 +78,9 @@ class Searcher:
         table = json.loads(build.chunks.read_text(encoding="utf-8"))
         self.chunks: list[Chunk | None] = [Chunk(**c) if c else None for c in table]
         self.keyword = keyword.KeywordIndex(build.keyword)
-        self.speller = Speller.load(build.vocab)
         self.synonyms: list[list[str]] = json.loads(build.synonyms.read_text(encoding="utf-8"))
+        listed = [t for g in self.synonyms for t in g] + [c.aliases for c in self.chunks if c and c.aliases]
+        self.speller = Speller.load(build.vocab, protected=listed_words(listed))
         self._suggest = json.loads(build.suggest.read_text(encoding="utf-8"))
         self._load_vectors(embedders)
         self.articles = set(self.manifest.articles)
@@ -184,18 +185,29 @@ class Searcher:
         found = Retrieval(info)
         if not info.has_words:
             return found
-        found.fused, found.terms, found.decision = self._fused(info, department)
-        suggestion = self.speller.correct(info.text) if self.spell_checks else None
-        if suggestion and not any("keyword" in f.sources for f in found.fused):
-            # No word of the query as typed is in the index: show results for the
-            # correction, if its words are.
-            alt, alt_terms, alt_decision = self._fused(analyze_query(suggestion), department)
-            if any("keyword" in f.sources for f in alt):
-                found.fused, found.terms, found.corrected, found.decision = alt, alt_terms, True, alt_decision
-        found.did_you_mean = suggestion
+        found.fused, found.terms, found.decision, rankings = self._fused(info, department)
+        # Corrected as typed, not normalised: the reader's capitals stay.
+        suggestion = self.speller.correct(clean_query(raw_query)[0]) if self.spell_checks else None
+        if suggestion:
+            alt, alt_terms, alt_decision, alt_rankings = self._fused(analyze_query(suggestion), department)
+            # Only when the correction reads clearly closer: otherwise the typed words were not typos.
+            if clearly_better(self._closeness(rankings), self._closeness(alt_rankings)):
+                found.did_you_mean = suggestion
+                if not any("keyword" in f.sources for f in found.fused) and any("keyword" in f.sources for f in alt):
+                    # No word of the query as typed is in the index: show results for the
+                    # correction, whose words are.
+                    found.fused, found.terms, found.corrected, found.decision = alt, alt_terms, True, alt_decision
         if found.decision.reason == answer.NOTHING_MATCHED:
             found.fused = []  # gibberish or off-topic: the closest chunks are noise
         return found
+
+    def _closeness(self, rankings: list[Ranking]) -> dict[str, float]:
+        """Each model's best similarity for the query itself (its floor if nothing passed)."""
+        return {
+            r.name: r.items[0][1] if r.items else self.embedders[r.name].profile.min_similarity
+            for r in rankings
+            if r.name in self.embedders
+        }
 
     def embedder_profiles(self) -> dict[str, Profile]:
         return {n: e.profile for n, e in self.embedders.items()}
@@ -215,10 +227,11 @@ class Searcher:
             family_of=self.family_of,
         )
 
-    def _fused(self, info: QueryInfo, department: str | None) -> tuple[list[Fused], set[str], answer.Decision]:
+    def _fused(self, info: QueryInfo, department: str | None
+               ) -> tuple[list[Fused], set[str], answer.Decision, list[Ranking]]:
         rankings, marked = self.rankings(info.text, department, lang=info.lang)
         ev = answer.evidence(info, rankings, self.chunks, self.embedder_profiles())
-        return self.fuse(rankings, info, ev), marked, answer.decide(ev)
+        return self.fuse(rankings, info, ev), marked, answer.decide(ev), rankings
 
     def hit(self, f: Fused, marked: set[str]) -> Hit:
         """The result for one fused article: its best section, with a snippet."""
@@ -250,24 +263,27 @@ class Searcher:
         result.took_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def suggest(self, prefix: str, limit: int = 8) -> list[dict]:
-        """Titles and aliases that start with (or have a word starting with) ``prefix``."""
+    def suggest(self, prefix: str, limit: int = 8, lang: str | None = None) -> list[dict]:
+        """Titles and aliases that start with (or have a word starting with) ``prefix``:
+        those of articles in ``lang`` (the reader's) first, then the others, each
+        group with the labels that start with ``prefix`` first."""
         p = normalize(prefix).strip()
         if not p:
             return []
-        starts, contains, seen = [], [], set()
+        found: list[tuple[bool, bool, int, dict]] = []
+        seen = set()
         for s in self._suggest:
             label = normalize(s["label"])
             key = (s["label"], s["article"])
             if key in seen:
                 continue
-            if label.startswith(p):
-                starts.append(s)
+            starts = label.startswith(p)
+            if starts or f" {p}" in f" {label}" or (not p.isascii() and p in label):
                 seen.add(key)
-            elif f" {p}" in f" {label}" or (not p.isascii() and p in label):
-                contains.append(s)
-                seen.add(key)
-        return (starts + contains)[:limit]
+                # Before: "parental l" offered the Japanese article first to an English reader.
+                found.append((bool(lang) and s["lang"] != lang, not starts, len(found), s))
+        found.sort(key=lambda item: item[:3])
+        return [item[3] for item in found[:limit]]
 
 
 class IndexHandle:

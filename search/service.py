@@ -117,9 +117,10 @@ class SearchService:
             self.on_search(result)
         return result
 
-    def suggest(self, prefix: str, limit: int = 8) -> list[dict]:
-        """Titles and aliases starting with ``prefix`` (see ``Searcher.suggest``)."""
-        return self.index.get().suggest(prefix, limit)
+    def suggest(self, prefix: str, limit: int = 8, reader_lang: str | None = None) -> list[dict]:
+        """Titles and aliases starting with ``prefix``, the reader's language first
+        (see ``Searcher.suggest``)."""
+        return self.index.get().suggest(prefix, limit, lang=reader_lang)
 
 
 def _family_hit(searcher: Searcher, group: list[Fused], marked: set[str], langs: list[str | None]) -> Hit:

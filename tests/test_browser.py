@@ -119,6 +119,25 @@ def test_search_and_follow_a_result_to_its_section(live_server, browser):
     page.close()
 
 
+@pytest.mark.parametrize("locale, expected, marked", [("en", "/a/people/parental-leave", "日本語"), ("ja", "/a/people/parental-leave.ja", "English")])
+def test_typeahead_offers_the_readers_language_first(live_server, browser, locale, expected, marked):
+    # Before: "parental l" + ArrowDown + Enter took an English reader to the Japanese article.
+    page = browser.new_page(locale=locale, extra_http_headers={"Accept-Language": locale})
+    page.goto(live_server + "/")
+    box = page.locator("#q")
+    box.press_sequentially("parental l", delay=20)
+    options = page.locator("#q-suggest [role=option]")
+    options.first.wait_for()
+    assert options.first.locator(".s-lang").count() == 0  # in the reader's language: nothing to say
+    others = page.locator("#q-suggest [role=option] .s-lang")
+    assert others.count() >= 1 and marked in others.first.inner_text()
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.wait_for_url("**/a/**")
+    assert page.url.split("?")[0].endswith(expected)
+    page.close()
+
+
 @pytest.fixture
 def loop_server(bundled_index, tmp_path):
     """dev mode (the demo switcher) with a real SMTP server on loopback."""

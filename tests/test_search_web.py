@@ -103,6 +103,17 @@ def test_suggestions(search_app):
     assert get_json(search_app, "/api/suggest?q=通勤")["suggestions"]
 
 
+def test_suggestions_in_the_readers_language_first_and_marked_otherwise(search_app):
+    client = search_app.test_client()
+    en = client.get("/api/suggest?q=parental+l", headers={"Accept-Language": "en"})
+    first, *rest = en.get_json()["suggestions"]
+    assert first["lang"] == "en" and "lang_name" not in first  # before: the Japanese article came first
+    assert {"lang": "ja", "lang_name": "日本語"}.items() <= next(s for s in rest if s["lang"] == "ja").items()
+    assert "Accept-Language" in en.headers["Vary"]
+    ja = client.get("/api/suggest?q=parental+l", headers={"Accept-Language": "ja"}).get_json()["suggestions"]
+    assert ja[0]["lang"] == "ja" and ja[-1]["lang_name"] == "English"
+
+
 def test_search_without_an_index_says_so(tmp_path):
     app = create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "none", secret_key="t",
                                database_url=sqlite_url(tmp_path))))

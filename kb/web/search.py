@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 from search.query import MAX_QUERY_CHARS
 from search.searcher import IndexMissingError
 
-from ..i18n import select_locale
+from ..i18n import LANGUAGE_NAMES, select_locale
 from ..records import answer_fields, hit_record
 from . import core, library
 from .security import client_address, limiter, search_limit
@@ -82,8 +82,9 @@ def api_search():  # noqa: ANN201
 @bp.get("/api/suggest")
 def api_suggest():  # noqa: ANN201
     q = request.args.get("q", "")[:100]
+    reader = select_locale()
     try:
-        items = core().search.suggest(q, limit=8)
+        items = core().search.suggest(q, limit=8, reader_lang=reader)
     except IndexMissingError:
         items = []
     lib = library()
@@ -91,5 +92,10 @@ def api_suggest():  # noqa: ANN201
     for s in items:
         art = lib.articles.get(s["article"])
         if art:
-            out.append({"label": s["label"], "title": s["title"], "url": url_for("pages.article", slug=art.slug), "lang": s["lang"]})
-    return jsonify(query=q, suggestions=out)
+            item = {"label": s["label"], "title": s["title"], "url": url_for("pages.article", slug=art.slug), "lang": s["lang"]}
+            if s["lang"] != reader:  # said in the list, so nobody lands on an article they cannot read by surprise
+                item["lang_name"] = LANGUAGE_NAMES.get(s["lang"], s["lang"])
+            out.append(item)
+    response = jsonify(query=q, suggestions=out)
+    response.vary.add("Accept-Language")  # the order follows the reader's language
+    return response

@@ -58,6 +58,13 @@
         li.setAttribute("lang", s.lang);
         li.dataset.url = s.url;
         li.textContent = s.label;
+        if (s.lang_name) {
+          // Not in the reader's language: say which, before they land on it.
+          var l = document.createElement("span");
+          l.className = "s-lang"; l.textContent = s.lang_name; l.setAttribute("lang", s.lang);
+          li.appendChild(document.createTextNode(" "));
+          li.appendChild(l);
+        }
         if (s.title !== s.label) {
           var t = document.createElement("span");
           t.className = "s-title"; t.textContent = s.title;
