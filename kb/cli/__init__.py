@@ -7,6 +7,7 @@
     kb eval             retrieval metrics over a BEIR query set
     kb db upgrade       create or migrate the feedback database
     kb outbox deliver   send due notifications
+    kb outbox digest    queue the daily overdue digest for each department (cron)
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..content.models import Article
 from ..content.urls import SiteUrls
+from .delivery import Delivery
 from .models import Flag, FlagEvent
 from .rules import OPEN_STATUSES, Action, allowed_actions
 
@@ -19,7 +20,7 @@ from .rules import OPEN_STATUSES, Action, allowed_actions
 EXPORT_FIELDS = (
     "id", "kind", "department", "status", "reason", "article", "article_title", "section", "query",
     "comment", "assignee", "reporter", "created_at", "due_at", "overdue", "resolution_note", "article_changed",
-    "reports",
+    "reports", "merged_into",
 )
 
 
@@ -48,6 +49,9 @@ class FlagView:
     actions: tuple[Action, ...]
     events: tuple[FlagEvent, ...] = ()  # the audit log, on the flag's own page only
     reports: int = 1  # anonymous reports counted on this flag
+    department_name: str = ""  # what people read; ``department`` is the stored id
+    merged_into: int | None = None  # a duplicate: the flag it was merged into
+    deliveries: tuple[Delivery, ...] = ()  # its notifications and their state, on the flag's own page only
 
     def as_dict(self) -> dict[str, Any]:
         """The export row: plain values, times in ISO 8601."""
@@ -63,7 +67,8 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 
 def flag_view(
-    flag: Flag, article: Article | None, urls: SiteUrls, now: datetime, events: tuple[FlagEvent, ...] = ()
+    flag: Flag, article: Article | None, urls: SiteUrls, now: datetime, events: tuple[FlagEvent, ...] = (),
+    department_name: str | None = None,
 ) -> FlagView:
     """``flag`` as of ``now``, with ``article`` the current version of the article it is about."""
     due = _aware(flag.due_at)
@@ -80,4 +85,5 @@ def flag_view(
         overdue=bool(due and due < now and flag.status in OPEN_STATUSES),
         resolution_note=flag.resolution_note, article_changed=changed, diff_url=diff_url,
         actions=allowed_actions(flag.status), events=events, reports=flag.reports or 1,
+        department_name=department_name or flag.department, merged_into=flag.merged_into,
     )

@@ -23,7 +23,7 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, errors, feedback, filters, headers, pages, search, security
+    from . import admin, errors, feedback, filters, headers, labels, pages, search, security
 
     headers.init_app(app)
     security.init_app(app)
@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     errors.init_app(app)
     filters.init_app(app)
+    labels.init_app(app)
 
     @app.context_processor
     def site_context() -> dict:
