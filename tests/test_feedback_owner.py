@@ -255,3 +255,31 @@ def test_the_digest_goes_to_each_owner_once_a_day_through_a_real_smtp_server(db)
                 ("payroll", "2026-11-26"), ("payroll", "2026-11-27")]
     finally:
         smtp.stop()
+
+
+def test_kb_check_reports_an_unknown_calendar(make_articles):
+    from kb import KB
+
+    root = make_articles({
+        "departments.yml": """
+            departments:
+              - id: tokyo
+                name: Tokyo office
+                holidays: JP
+                closed: [2026-12-29, 2026-12-30]
+              - id: mars
+                name: Mars office
+                holidays: XX
+              - id: moon
+                name: Moon office
+                closed: [someday]
+        """,
+        "tokyo/a.md": "---\ntitle: A\n---\nText\n",
+    })
+    kb = KB(Config(articles_dir=root, index_dir=root.parent / "index"))
+    problems = {(p.code, p.message.split(":")[0]) for p in kb.check(date(2026, 12, 1))}
+    assert ("unknown-calendar", "'mars'") in problems and ("department-closed", "'moon'") in problems
+    assert not any(code in ("unknown-calendar", "department-holidays", "department-closed") and who == "'tokyo'"
+                   for code, who in problems)
+    tokyo = kb.library.departments["tokyo"]
+    assert tokyo.holidays == "JP" and tokyo.closed == [date(2026, 12, 29), date(2026, 12, 30)]
