@@ -283,3 +283,41 @@ def test_kb_check_reports_an_unknown_calendar(make_articles):
                    for code, who in problems)
     tokyo = kb.library.departments["tokyo"]
     assert tokyo.holidays == "JP" and tokyo.closed == [date(2026, 12, 29), date(2026, 12, 30)]
+
+
+def test_kb_outbox_digest_run_twice_by_cron_sends_one_email(make_articles, tmp_path):
+    from click.testing import CliRunner
+
+    from kb import KB
+    from kb.cli import main
+
+    from .conftest import sqlite_url
+
+    root = make_articles({
+        "departments.yml": """
+            departments:
+              - id: payroll
+                name: Payroll
+                owners: [pat.owner@x.example]
+                response_target: 2 business days
+        """,
+        "payroll/pay.md": "---\ntitle: Pay\n---\nText\n",
+    })
+    url = sqlite_url(tmp_path)
+    kb = KB(Config(articles_dir=root, index_dir=tmp_path / "index", database_url=url))
+    fid = kb.feedback.flag_gap(reporter=None, query="bonus", department="payroll").flag_id
+    with kb.db.session() as s:
+        s.get(Flag, fid).due_at = datetime.now(UTC) - timedelta(days=2)
+    smtp = SMTPServer(free_port())
+    smtp.start()
+    try:
+        env = {"KB_ARTICLES_DIR": str(root), "KB_DATABASE_URL": url, "KB_SMTP_HOST": "127.0.0.1",
+               "KB_SMTP_PORT": str(smtp.port), "KB_INDEX_DIR": str(tmp_path / "index")}
+        first = CliRunner(env=env).invoke(main, ["outbox", "digest"])
+        assert first.exit_code == 0 and "digests queued: 1 (payroll)" in first.output and "sent 1" in first.output, first.output
+        second = CliRunner(env=env).invoke(main, ["outbox", "digest"])
+        assert second.exit_code == 0 and "already sent today: 1" in second.output and "sent 0" in second.output
+        assert [m.rcpt_tos for m in smtp.inbox.messages] == [["pat.owner@x.example"]]
+        assert b"1 overdue, 0 new" in smtp.inbox.messages[0].content and b"#1 gap" in smtp.inbox.messages[0].content
+    finally:
+        smtp.stop()

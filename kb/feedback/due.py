@@ -22,6 +22,7 @@ def _public_holidays(code: str, year: int) -> frozenset[date]:
     return frozenset(holiday_data.country_holidays(code, years=year))
 
 
+@lru_cache(maxsize=256)
 def known_calendar(code: str) -> bool:
     """Whether ``code`` names a country calendar the ``holidays`` package has (``JP``, ``US``, ``DE``...)."""
     return code.upper() in holiday_data.list_supported_countries()

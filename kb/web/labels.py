@@ -96,7 +96,16 @@ def age(created: datetime | None, now: datetime | None = None) -> str:
     return ngettext("opened %(num)d hour ago", "opened %(num)d hours ago", hours) if hours else _("opened just now")
 
 
+def department_name(dep_id: str) -> str:
+    """A department as people know it ("People Team"), not its folder id."""
+    from . import library
+
+    dep = library().departments.get(dep_id)
+    return dep.name if dep else dep_id
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["department_name"] = department_name
     app.jinja_env.globals.update(
         status_label=status_label, reason_label=reason_label, event_label=event_label, target_text=target_text,
         delivery_label=delivery_label, channel_label=channel_label, due_relative=due_relative, age=age,
