@@ -67,3 +67,25 @@ def test_owner_controls_are_styled_from_the_tokens(owner_server, browser):  # no
         assert style(button, "border-radius") == "6px"
     assert page.locator(".badge-delivery").first.inner_text() == "Waiting to be sent"
     context.close()
+
+
+@pytest.fixture(scope="module")
+def dev_server(bundled_index, tmp_path_factory):
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
+                 database_url=sqlite_url(tmp_path_factory.mktemp("devdb")))
+    server = make_server("127.0.0.1", 0, create_app(KB(cfg)), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_the_demo_switch_button_is_styled_too(dev_server, browser):  # noqa: F811
+    """Regression: the dev bar's Switch was a browser-default grey button."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(dev_server + "/")
+    switch = page.get_by_role("button", name="Switch")
+    assert style(switch, "background-color") == "rgb(31, 95, 191)" and style(switch, "border-radius") == "6px"
+    assert style(page.locator("#demo-role"), "border-top-color") != "rgb(118, 118, 118)"  # Chromium's default
+    page.close()
