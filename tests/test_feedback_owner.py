@@ -127,7 +127,10 @@ def test_merging_into_a_closed_flag_is_refused(svc, db):
     svc.merge(owner, b, a)
     with pytest.raises(InvalidInputError) as err:
         svc.merge(owner, c, b)
-    assert err.value.code == "merge_closed"
+    assert (err.value.code, err.value.params["id"]) == ("merge_closed", b)
+    with pytest.raises(InvalidInputError) as err:
+        svc.merge(owner, b, c)
+    assert (err.value.code, err.value.params["id"]) == ("merge_closed", b)
     with pytest.raises(InvalidInputError) as err:
         svc.merge(owner, a, a)
     assert err.value.code == "merge_self"

@@ -97,8 +97,9 @@ class TriageMixin:
                 raise NotFoundError("not_found", f"no flag {into}", id=into) from None
             if source.department != target.department and not actor.is_admin:
                 raise PermissionDeniedError("merge_department", "only an admin merges flags of two departments")
-            if source.status not in OPEN_STATUSES or target.status not in OPEN_STATUSES:
-                raise InvalidInputError("merge_closed", "only open flags can be merged", id=target.id)
+            for flag in (source, target):
+                if flag.status not in OPEN_STATUSES:
+                    raise InvalidInputError("merge_closed", "only open flags can be merged", id=flag.id)
             now = self.now()
             # Duplicates already merged into the source follow it, so they are told too.
             for earlier in s.scalars(select(Flag).where(Flag.merged_into == source.id)):
