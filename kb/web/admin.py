@@ -70,9 +70,11 @@ def _views(person: Person, args: dict[str, str]) -> list[FlagView]:
 def flags() -> ResponseReturnValue:
     person = _require_triager()
     args = _filter_args()
+    departments = _service().triage_departments(person)
+    assignable = sorted(set().union(*(_service().assignable(d.id) for d in departments)))
     return render_template(
-        "admin_flags.html", rows=_views(person, args), args=args, departments=_service().triage_departments(person),
-        statuses=STATUSES, reasons=REASONS,
+        "admin_flags.html", rows=_views(person, args), args=args, departments=departments,
+        statuses=STATUSES, reasons=REASONS, assignable=assignable,
     )
 
 
