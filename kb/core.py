@@ -30,6 +30,7 @@ from .content.urls import SiteUrls
 from .feedback import Channels, Database, FeedbackService, SchemaOutdatedError
 from .feedback.db import check_schema
 from .feedback.docs_as_code import Closure, close_from_git
+from .feedback.due import calendar_problems
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
 
 
@@ -72,6 +73,9 @@ class KB:
         problems = check_library(lib, today or date.today(), self.config.default_review_days)
         refused = [Problem(DEPARTMENTS_FILE, dep.line, "error", "notify-target", message)
                    for dep, message in self.channels.problems(d for d in lib.departments.values() if d.declared)]
+        declared = [d for d in lib.departments.values() if d.declared]
+        refused += [Problem(DEPARTMENTS_FILE, dep.line, "error", "unknown-calendar", message)
+                    for dep, message in calendar_problems(declared)]
         return sorted(problems + refused, key=lambda p: (p.file, p.line or 0, p.severity != "error"))
 
     # --- search ---------------------------------------------------------------
@@ -123,7 +127,7 @@ class KB:
 
     @cached_property
     def feedback(self) -> FeedbackService:
-        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
+        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels, admins=self.config.admin_emails)
 
     def deliver_outbox(self, owner: str | None = None, limit: int = 50) -> DeliveryReport:
         """Send up to ``limit`` notifications that are due (safe from any number of processes)."""

@@ -185,7 +185,7 @@ def test_the_whole_feedback_loop(loop_server, browser):
     page.goto(url + "/admin/flags")
     row = page.locator("table.queue tbody tr").first
     assert "Health savings" in row.inner_text() or "HSA" in row.inner_text()
-    assert "outdated" in row.inner_text()
+    assert "Outdated" in row.inner_text()  # the reason as a labelled badge, not the stored value
     row.locator("td:nth-child(3) a").click()
     page.fill("#note-resolve", "Updated to the 2027 IRS limits.")
     page.locator("form:has(#note-resolve) button").click()

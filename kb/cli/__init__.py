@@ -8,6 +8,7 @@
     kb db upgrade       create or migrate the feedback database
     kb outbox deliver   send due notifications
     kb worker           notifications, daily jobs, index refresh (production)
+    kb outbox digest    queue the daily overdue digest for each department (cron)
 """
 
 from __future__ import annotations

@@ -53,3 +53,14 @@ def outbox_deliver(watch: bool) -> None:
         if not watch:
             return
         time.sleep(5)
+
+
+@outbox.command("digest")
+def outbox_digest() -> None:
+    """Queue today's overdue digest for each department's owners (for cron; a second run the same day sends nothing)."""
+    kb = make_kb()
+    report = kb.feedback.queue_digests()
+    click.echo(f"digests queued: {len(report.sent)} ({', '.join(report.sent) or 'none'}); "
+               f"already sent today: {len(report.already)}; nothing to report: {len(report.quiet)}")
+    delivered = kb.deliver_outbox()
+    click.echo(f"sent {delivered.sent}, will retry {delivered.failed}, gave up {delivered.dead}")

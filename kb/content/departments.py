@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import yaml
 
-from .fields import BadValueError, FieldSpec, mapping, positive_int, read_fields, str_list, text
+from .fields import BadValueError, FieldSpec, iso_date, mapping, positive_int, read_fields, str_list, text
 from .files import ContentFiles
 from .frontmatter import FrontMatterError, load_yaml_with_lines
 from .models import Contact, Department, Problem, ResponseTarget
@@ -59,6 +60,23 @@ def _target(value: Any) -> ResponseTarget:
     return target
 
 
+def _calendar(value: Any) -> str | None:
+    # Which codes exist is the holidays package's business: kb check asks it (feedback layer).
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2,3}", value.strip()):
+        raise BadValueError
+    return value.strip().upper()
+
+
+def _dates(value: Any) -> list[date]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadValueError
+    return [iso_date(v) for v in value]
+
+
 def _synonyms(value: Any) -> list[list[str]]:
     groups = parse_synonyms(value)
     if groups is None:
@@ -76,6 +94,9 @@ DEPARTMENT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("review_every", positive_int, "review-every", "'{id}': review_every must be a number of days, not {value!r}"),
     # Channel names (email, webhook, ...) belong to the feedback layer, which reads them.
     FieldSpec("notify", mapping, "department-notify", "'{id}': notify must map channel names to targets (email: [...])", {}),
+    FieldSpec("holidays", _calendar, "department-holidays",
+              "'{id}': holidays must be a country code of the holidays package (JP, US, DE...), not {value!r}"),
+    FieldSpec("closed", _dates, "department-closed", "'{id}': closed must be a list of dates like 2026-12-29"),
     FieldSpec("synonyms", _synonyms, "synonyms", "'{id}': synonyms must be a list of lists of equivalent terms", []),
 )
 _KNOWN = {"id"} | {f.key for f in DEPARTMENT_FIELDS}
@@ -101,7 +122,8 @@ def _department(entry: Any, number: int, line: int | None, taken: dict[str, Depa
         id=dep_id, name=v["name"] or dep_id, description=v["description"], owners=v["owners"],
         contact=Contact(email=contact.get("email"), chat=contact.get("chat"), phone=contact.get("phone")),
         response_target=v["response_target"], review_every=v["review_every"], notify=v["notify"],
-        synonyms=v["synonyms"], extra={k: val for k, val in entry.items() if k not in _KNOWN}, line=line,
+        synonyms=v["synonyms"], holidays=v["holidays"],
+        closed=v["closed"] or [], extra={k: val for k, val in entry.items() if k not in _KNOWN}, line=line,
     )
 
 

@@ -66,6 +66,8 @@ class Department:
     review_every: int | None = None
     notify: dict[str, Any] = field(default_factory=dict)
     synonyms: list[list[str]] = field(default_factory=list)
+    holidays: str | None = None  # a country calendar of the ``holidays`` package ("JP"); None: weekdays only
+    closed: list[date] = field(default_factory=list)  # company closure days, not working days either
     extra: dict[str, Any] = field(default_factory=dict)
     declared: bool = True  # False when inferred from a folder with no departments.yml entry
     line: int | None = None  # where its entry starts in departments.yml

@@ -93,7 +93,7 @@ class Conversations:
             self._event(s, flag, person.email, "commented", {"entry": entry.id})
             flag.updated_at = self.now()
             dep = self._department(flag.department)
-            self._enqueue(s, self.channels.for_department(comment_notice(flag, entry, self.urls), dep))
+            self._enqueue(s, self.channels.for_department(comment_notice(flag, entry, self.urls), dep), flag)
 
     def withdraw_request(self, person: Person, flag_id: int) -> None:
         """The reporter no longer needs an answer: the flag closes as withdrawn (an owner may reopen it)."""
@@ -115,7 +115,7 @@ class Conversations:
             flag.updated_at = self.now()
             if flag.reporter:
                 notice = reply_notice(flag, entry, self._department(flag.department), self.urls)
-                self._enqueue(s, self.channels.for_person(notice, flag.reporter))
+                self._enqueue(s, self.channels.for_person(notice, flag.reporter), flag)
 
     def add_note(self, actor: Person, flag_id: int, text: str | None) -> None:
         """An internal note for the department: the reporter never sees it and is not told."""

@@ -70,6 +70,8 @@ class Flag(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: How many reports this flag stands for: anonymous "No"s on one open article flag are counted here.
     reports: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: A duplicate merged into another flag: closed, and its reporters are told when that one is resolved.
+    merged_into: Mapped[int | None] = mapped_column(Integer, index=True)
 
     events: Mapped[list[FlagEvent]] = relationship(back_populates="flag", order_by="FlagEvent.id")
     entries: Mapped[list[FlagEntry]] = relationship(back_populates="flag", order_by="FlagEntry.id")
@@ -159,3 +161,19 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The flag this message is about, so its page shows what was delivered (None: digests).
+    flag_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class DigestLog(Base):
+    """One overdue digest per department and day: the unique key is what stops a second run sending."""
+
+    __tablename__ = "digest_log"
+    __table_args__ = (UniqueConstraint("department", "day", name="uq_digest_per_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department: Mapped[str] = mapped_column(String(100))
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    overdue: Mapped[int] = mapped_column(Integer)
+    new: Mapped[int] = mapped_column(Integer)

@@ -66,3 +66,49 @@ def comment_notice(flag: Flag, entry: FlagEntry, urls: SiteUrls) -> Notice:
     """Tell the owning department that the reporter added to their request."""
     lines = [f"The reporter of #{flag.id} added a comment:", "", entry.text or "", "", f"Triage it: {urls.flag(flag.id)}"]
     return Notice(f"flag-{flag.id}-comment-{entry.id}", f"[kb] New comment on #{flag.id}", "\n".join(lines))
+
+
+def assignment_notice(flag: Flag, dep: Department | None, title: str, by: str | None, urls: SiteUrls, seq: int) -> Notice:
+    """Tell the person a flag was just assigned to (``seq``: the flag's event count, one notice per assignment)."""
+    name = dep.name if dep else flag.department
+    what = f"the content gap “{flag.query}”" if flag.kind == "gap" else f"feedback on “{title}”"
+    lines = [f"{by or 'Someone'} assigned {what} ({name}, #{flag.id}) to you."]
+    if flag.comment:
+        lines += ["", "Comment:", flag.comment]
+    if flag.due_at:
+        lines += ["", f"Due {flag.due_at:%Y-%m-%d}."]
+    lines += ["", f"Triage it: {urls.flag(flag.id)}"]
+    return Notice(f"flag-{flag.id}-assigned-{seq}", f"[kb] Assigned to you: #{flag.id} “{title[:80]}”", "\n".join(lines))
+
+
+def merged_resolution_notice(merged: Flag, target: Flag, dep: Department | None, urls: SiteUrls) -> Notice | None:
+    """Tell the reporter of a duplicate that the flag it was merged into is resolved (None: they did not ask)."""
+    if not (merged.reporter and merged.notify_reporter):
+        return None
+    name = dep.name if dep else target.department
+    what = f"your question “{merged.query}”" if merged.kind == "gap" else "the article you flagged"
+    lines = [f"{name} has resolved {what} (it was handled together with #{target.id})."]
+    if target.resolution_note:
+        lines += ["", target.resolution_note]
+    if merged.article or target.article:
+        lines += ["", urls.article(merged.article or target.article)]
+    lines += ["", "Thank you for telling us."]
+    key = f"flag-{merged.id}-resolved-via-{target.id}-{len(target.events)}"
+    return Notice(key, f"[kb] Fixed: {what}", "\n".join(lines))
+
+
+def digest_notice(dep: Department, day: str, overdue: list[Flag], new: list[Flag], urls: SiteUrls) -> Notice:
+    """The daily email to a department's owners: its overdue flags and those raised since yesterday."""
+    def line(f: Flag) -> str:
+        what = f"gap “{f.query}”" if f.kind == "gap" else (f.article or "")
+        due = f", due {f.due_at:%Y-%m-%d}" if f.due_at else ""
+        return f"  #{f.id} {what} ({f.status}{due}) {urls.flag(f.id)}"
+
+    lines = [f"{dep.name}: {len(overdue)} overdue, {len(new)} new flag(s) on {day}."]
+    if overdue:
+        lines += ["", "Overdue:"] + [line(f) for f in overdue]
+    if new:
+        lines += ["", "New since yesterday:"] + [line(f) for f in new]
+    lines += ["", f"The queue: {urls.absolute(f'/admin/flags?department={dep.id}')}"]
+    subject = f"[kb] {dep.name}: {len(overdue)} overdue, {len(new)} new ({day})"
+    return Notice(f"digest-{dep.id}-{day}", subject, "\n".join(lines))

@@ -20,8 +20,9 @@ AGE_MAX_DAYS = 36500  # an "older than" filter beyond a century means "any age"
 
 #: The statuses a department still has to act on, and the ones it is done with.
 OPEN_STATUSES = ("new", "acknowledged")
-#: "withdrawn": the reporter said on My requests that they no longer need an answer.
-CLOSED_STATUSES = ("resolved", "declined", "withdrawn")
+#: "withdrawn": the reporter said on My requests that they no longer need an answer;
+#: "merged": a duplicate, closed into another flag.
+CLOSED_STATUSES = ("resolved", "declined", "withdrawn", "merged")
 STATUSES = OPEN_STATUSES + CLOSED_STATUSES
 
 #: What a flag entry can be. Every entry is added, never edited: "report" (a reader's report: reason and
@@ -48,6 +49,29 @@ REASON_LABELS: dict[str, str] = {
 }
 REASONS = tuple(REASON_LABELS)
 
+#: What each stored status is called on screen (msgids).
+STATUS_LABELS: dict[str, str] = {
+    "new": N_("New"),
+    "acknowledged": N_("Acknowledged"),
+    "resolved": N_("Resolved"),
+    "declined": N_("Declined"),
+    "merged": N_("Merged"),
+}
+
+#: What each history entry (FlagEvent.action) is called on screen (msgids).
+EVENT_LABELS: dict[str, str] = {
+    "created": N_("Created"),
+    "reported": N_("Reported again"),
+    "updated": N_("Updated by the reporter"),
+    "acknowledge": N_("Acknowledged"),
+    "resolve": N_("Resolved"),
+    "decline": N_("Declined"),
+    "reopen": N_("Reopened"),
+    "assigned": N_("Assigned"),
+    "merged": N_("Merged into another flag"),
+    "merged_in": N_("A duplicate was merged in"),
+}
+
 
 @dataclass(frozen=True)
 class Action:
@@ -67,7 +91,8 @@ ACTIONS: dict[str, Action] = {
         Action("acknowledge", N_("Acknowledge"), ("new",), "acknowledged", False),
         Action("resolve", N_("Resolve"), OPEN_STATUSES, "resolved", True),
         Action("decline", N_("Decline"), OPEN_STATUSES, "declined", True),
-        Action("reopen", N_("Reopen"), CLOSED_STATUSES, "acknowledged", False),
+        # A merged flag stays merged: its reporters follow the flag it was merged into.
+        Action("reopen", N_("Reopen"), ("resolved", "declined", "withdrawn"), "acknowledged", False),
     )
 }
 #: The reporter's own step (My requests), not an owner's button.

@@ -7,7 +7,7 @@ the change that causes them; ``outbox.deliver_due`` sends them later.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -20,11 +20,13 @@ from ..content.urls import SiteUrls
 from .channels import Channels
 from .conversation import Conversations
 from .db import Database
-from .due import due_date
+from .delivery import DeliveryMixin
+from .digest import DigestMixin
+from .due import calendar_for, due_date
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
 from .models import ExportLog, Flag, FlagEntry, FlagEvent, OutboxMessage, SearchLog, Vote, utcnow
-from .notify import flag_notice, resolution_notice
+from .notify import flag_notice, merged_resolution_notice, resolution_notice
 from .rules import (
     ACTIONS,
     CLOSED_STATUSES,
@@ -37,7 +39,6 @@ from .rules import (
     check_action,
     check_vote,
     clean_age,
-    clean_assignee,
     clean_comment,
     clean_note,
     clean_query,
@@ -45,6 +46,7 @@ from .rules import (
     clean_text,
     valid_id,
 )
+from .triage import TriageMixin
 from .views import FlagView, flag_view
 
 
@@ -58,7 +60,7 @@ class Receipt:
     changed: bool = False  # the reader had already answered today (every report is kept)
 
 
-class FeedbackService(Conversations):
+class FeedbackService(Conversations, TriageMixin, DeliveryMixin, DigestMixin):
     def __init__(
         self,
         db: Database,
@@ -66,8 +68,10 @@ class FeedbackService(Conversations):
         urls: SiteUrls,
         channels: Channels,
         now: Callable[[], datetime] = utcnow,
+        admins: Iterable[str] = (),
     ) -> None:
         self.db = db
+        self.admins = frozenset(a.lower() for a in admins)  # KB_ADMINS: who may be assigned any flag
         self.library = library  # called per use: the content reloads while the site runs
         self.urls = urls
         self.channels = channels
@@ -155,13 +159,17 @@ class FeedbackService(Conversations):
     def view_flag(self, actor: Person, flag_id: int) -> FlagView:
         """The flag's page: its FlagView with the audit log."""
         flag = self.get_flag(actor, flag_id)
-        return replace(self.describe(flag), events=tuple(flag.events), entries=tuple(flag.entries))
+        with self.db.session() as s:
+            deliveries = self._deliveries(s, flag_id)
+        return replace(self.describe(flag), events=tuple(flag.events), entries=tuple(flag.entries),
+                       deliveries=deliveries)
 
     def describe(self, flag: Flag, library: Library | None = None) -> FlagView:
         """``flag`` as the queue, its page and the exports show it, against the current articles."""
         lib = library or self.library()
         article = lib.articles.get(flag.article) if flag.article else None
-        return flag_view(flag, article, self.urls, self.now())
+        dep = lib.departments.get(flag.department)
+        return flag_view(flag, article, self.urls, self.now(), department_name=dep.name if dep else flag.department)
 
     def allowed_actions(self, flag: Flag | FlagView) -> tuple[Action, ...]:
         return allowed_actions(flag.status)
@@ -173,28 +181,6 @@ class FeedbackService(Conversations):
             flag = self._triageable(s, actor, flag_id)
             self._apply(s, flag, check_action(action, flag.status, note), actor.email, note)
             return flag
-
-    def assign(self, actor: Person, flag_ids: Sequence[int], assignee: str | None) -> int:
-        """Assign every flag of ``flag_ids``, or none: one flag ``actor`` may not triage refuses all."""
-        assignee = clean_assignee(assignee)
-        with self.db.session() as s:
-            flags = self._all_triageable(s, actor, flag_ids)
-            for flag in flags:
-                if flag.assignee != assignee:
-                    self._event(s, flag, actor.email, "assigned", {"from": flag.assignee, "to": assignee})
-                    flag.assignee = assignee
-                    flag.updated_at = self.now()
-            return len(flags)
-
-    def bulk_acknowledge(self, actor: Person, flag_ids: Sequence[int]) -> int:
-        """Acknowledge the new flags of ``flag_ids`` in one transaction, after checking them all."""
-        step = ACTIONS["acknowledge"]
-        with self.db.session() as s:
-            flags = self._all_triageable(s, actor, flag_ids)
-            todo = [f for f in flags if f.status in step.sources]  # acknowledged or closed: nothing to do
-            for flag in todo:
-                self._apply(s, flag, step, actor.email, None)
-            return len(todo)
 
     def resolve_from_commit(self, flag_id: int, commit: ResolvingCommit) -> str:
         """Docs-as-code closure: a commit saying ``Resolves-Feedback: <id>``.
@@ -354,9 +340,14 @@ class FeedbackService(Conversations):
             flag.closed_at = None  # reopened (or still open)
         self._event(s, flag, actor, step.name, {"from": before, "to": step.target, "note": note, **detail})
         if step.target == "resolved":
-            notice = resolution_notice(flag, self._department(flag.department), self.urls)
+            dep = self._department(flag.department)
+            notice = resolution_notice(flag, dep, self.urls)
             if notice is not None:
-                self._enqueue(s, self.channels.for_person(notice, flag.reporter))
+                self._enqueue(s, self.channels.for_person(notice, flag.reporter), flag)
+            for dup in s.scalars(select(Flag).where(Flag.merged_into == flag.id).order_by(Flag.id)):
+                told = merged_resolution_notice(dup, flag, dep, self.urls)
+                if told is not None:
+                    self._enqueue(s, self.channels.for_person(told, dup.reporter), dup)
 
     def _event(self, s: Session, flag: Flag, actor: str | None, action: str, detail: dict) -> None:
         s.add(FlagEvent(flag=flag, at=self.now(), actor=actor, action=action, detail=detail))
@@ -366,17 +357,18 @@ class FeedbackService(Conversations):
         dep = self._department(fields["department"])
         flag = Flag(
             **fields, reporter=reporter, notify_reporter=bool(notify and reporter), status="new",
-            created_at=now, updated_at=now, due_at=due_date(now, dep.response_target if dep else None),
+            created_at=now, updated_at=now, due_at=due_date(now, dep.response_target if dep else None, calendar_for(dep)),
         )
         s.add(flag)
         s.flush()
         self._event(s, flag, reporter, "created", {"kind": flag.kind, "reason": flag.reason})
         self._entry(s, flag, "report", reporter, flag.comment, reason=flag.reason, section=flag.section,
                     vote_id=flag.vote_id)
-        self._enqueue(s, self.channels.for_department(flag_notice(flag, dep, title, self.urls), dep))
+        self._enqueue(s, self.channels.for_department(flag_notice(flag, dep, title, self.urls), dep), flag)
         return flag
 
-    def _enqueue(self, s: Session, messages: list[OutboxMessage]) -> None:
+    def _enqueue(self, s: Session, messages: list[OutboxMessage], flag: Flag | None = None) -> None:
         for m in messages:
             m.next_attempt_at = self.now()
+            m.flag_id = flag.id if flag is not None else None  # the flag page shows its deliveries
             s.add(m)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..content.models import Article
 from ..content.urls import SiteUrls
+from .delivery import Delivery
 from .models import Flag, FlagEntry, FlagEvent
 from .rules import OPEN_STATUSES, Action, allowed_actions
 
@@ -19,7 +20,7 @@ from .rules import OPEN_STATUSES, Action, allowed_actions
 EXPORT_FIELDS = (
     "id", "kind", "department", "status", "reason", "article", "article_title", "section", "query",
     "comment", "assignee", "reporter", "created_at", "due_at", "overdue", "resolution_note", "article_changed",
-    "reports",
+    "reports", "merged_into",
 )
 
 
@@ -49,6 +50,9 @@ class FlagView:
     events: tuple[FlagEvent, ...] = ()  # the audit log, on the flag's own page only
     reports: int = 1  # the reports on this flag (each one is an entry)
     entries: tuple[FlagEntry, ...] = ()  # reports, replies and notes, on the flag's own page only
+    department_name: str = ""  # what people read; ``department`` is the stored id
+    merged_into: int | None = None  # a duplicate: the flag it was merged into
+    deliveries: tuple[Delivery, ...] = ()  # its notifications and their state, on the flag's own page only
 
     def as_dict(self) -> dict[str, Any]:
         """The export row: plain values, times in ISO 8601."""
@@ -64,7 +68,8 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 
 def flag_view(
-    flag: Flag, article: Article | None, urls: SiteUrls, now: datetime, events: tuple[FlagEvent, ...] = ()
+    flag: Flag, article: Article | None, urls: SiteUrls, now: datetime, events: tuple[FlagEvent, ...] = (),
+    department_name: str | None = None,
 ) -> FlagView:
     """``flag`` as of ``now``, with ``article`` the current version of the article it is about."""
     due = _aware(flag.due_at)
@@ -81,4 +86,5 @@ def flag_view(
         overdue=bool(due and due < now and flag.status in OPEN_STATUSES),
         resolution_note=flag.resolution_note, article_changed=changed, diff_url=diff_url,
         actions=allowed_actions(flag.status), events=events, reports=flag.reports or 1,
+        department_name=department_name or flag.department, merged_into=flag.merged_into,
     )

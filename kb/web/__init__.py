@@ -23,7 +23,7 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, errors, feedback, filters, headers, me, observe, ops, pages, search, security
+    from . import admin, errors, feedback, filters, headers, labels, me, observe, ops, pages, search, security
 
     headers.init_app(app)
     observe.init_app(app)
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(me.bp)
     errors.init_app(app)
     filters.init_app(app)
+    labels.init_app(app)
 
     @app.context_processor
     def site_context() -> dict:

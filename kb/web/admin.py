@@ -12,9 +12,19 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from ..feedback import FeedbackError, FeedbackService, FlagView, NotFoundError, PermissionDeniedError, Person
+from ..feedback import (
+    FeedbackError,
+    FeedbackService,
+    FlagView,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    Person,
+)
 from ..feedback.rules import N_, REASON_LABELS, REASONS, STATUSES
+from ..feedback.triage import BulkResult
 from ..feedback.views import EXPORT_FIELDS
 from . import core
 from .feedback import error_message
@@ -65,9 +75,11 @@ def _views(person: Person, args: dict[str, str]) -> list[FlagView]:
 def flags() -> ResponseReturnValue:
     person = _require_triager()
     args = _filter_args()
+    departments = _service().triage_departments(person)
+    assignable = sorted(set().union(*(_service().assignable(d.id) for d in departments)))
     return render_template(
-        "admin_flags.html", rows=_views(person, args), args=args, departments=_service().triage_departments(person),
-        statuses=STATUSES, reasons=REASONS,
+        "admin_flags.html", rows=_views(person, args), args=args, departments=departments,
+        statuses=STATUSES, reasons=REASONS, assignable=assignable,
     )
 
 
@@ -100,20 +112,41 @@ def export(fmt: str) -> ResponseReturnValue:
                     headers={"Content-Disposition": f'attachment; filename="kb-flags-{stamp}.csv"'})
 
 
+def _bulk_message(action: str, result: BulkResult, assignee: str | None = None) -> str:
+    """Exactly what a bulk action did, and what it left alone."""
+    done, skipped = len(result.done), len(result.skipped)
+    if action == "acknowledge":
+        said = ngettext("%(num)d flag acknowledged.", "%(num)d flags acknowledged.", done)
+        rest = ngettext("%(num)d was not new and stays as it was.", "%(num)d were not new and stay as they were.", skipped)
+    elif action == "assign":
+        said = ngettext("%(num)d flag assigned to %(who)s, who was notified.",
+                        "%(num)d flags assigned to %(who)s, who was notified.", done, who=assignee)
+        rest = ngettext("%(num)d was already assigned to them.", "%(num)d were already assigned to them.", skipped)
+    else:
+        said = ngettext("%(num)d flag unassigned.", "%(num)d flags unassigned.", done)
+        rest = ngettext("%(num)d had no assignee.", "%(num)d had no assignee.", skipped)
+    return f"{said} {rest}" if skipped else said
+
+
+BULK_ACTIONS = ("acknowledge", "assign", "unassign")
+
+
 @bp.post("/flags/bulk")
 def bulk() -> ResponseReturnValue:
     person = _require_triager()
     ids = [i for i in map(_whole, request.form.getlist("ids")) if i is not None]
-    action = request.form.get("action")
+    action = request.form.get("action", "")
+    assignee = (request.form.get("assignee") or "").strip().lower() or None
     try:
         if action == "acknowledge":
-            n = _service().bulk_acknowledge(person, ids)
-            flash(_("%(num)d flag(s) acknowledged.", num=n), "success")
+            result = _service().bulk_acknowledge(person, ids)
         elif action == "assign":
-            n = _service().assign(person, ids, request.form.get("assignee"))
-            flash(_("%(num)d flag(s) assigned.", num=n), "success")
+            result = _service().assign(person, ids, assignee)
+        elif action == "unassign":
+            result = _service().unassign(person, ids)
         else:
-            flash(_("Choose an action."), "error")
+            raise FeedbackError("unknown_action", "choose an action")
+        flash(_bulk_message(action, result, assignee), "success")
     except (NotFoundError, PermissionDeniedError):
         abort(404)
     except FeedbackError as exc:
@@ -128,7 +161,8 @@ def flag_detail(flag_id: int) -> ResponseReturnValue:
         view = _service().view_flag(person, flag_id)
     except (NotFoundError, PermissionDeniedError):
         abort(404)  # another department's flag looks like no flag: the ids are no oracle
-    return render_template("admin_flag.html", flag=view, entry_labels=ENTRY_LABELS, reasons=REASON_LABELS)
+    return render_template("admin_flag.html", flag=view, entry_labels=ENTRY_LABELS, reasons=REASON_LABELS,
+                           assignable=sorted(_service().assignable(view.department)))
 
 
 @bp.post("/flags/<int:flag_id>")
@@ -142,11 +176,49 @@ def flag_action(flag_id: int) -> ResponseReturnValue:
             _service().reply(person, flag_id, request.form.get("text"))
         elif action == "note":
             _service().add_note(person, flag_id, request.form.get("text"))
+        elif action == "unassign":
+            _service().unassign(person, [flag_id])
+        elif action == "merge":
+            into = _whole((request.form.get("into") or "").strip().lstrip("#"))
+            if into is None:
+                raise InvalidInputError("merge_target", "give the number of the flag to merge into")
+            _service().merge(person, flag_id, into)
         else:
             _service().transition(person, flag_id, action, request.form.get("note"))
         flash(_("Saved."), "success")
-    except (NotFoundError, PermissionDeniedError):
-        abort(404)  # another department's flag looks like no flag: the ids are no oracle
+    except NotFoundError as exc:
+        if exc.params.get("id") not in (None, flag_id):
+            flash(error_message(exc), "error")  # the merge target: a number the owner typed
+        else:
+            abort(404)
+    except PermissionDeniedError as exc:
+        if exc.code != "merge_department":
+            abort(404)  # another department's flag looks like no flag: the ids are no oracle
+        flash(error_message(exc), "error")
     except FeedbackError as exc:
         flash(error_message(exc), "error")
     return redirect(url_for("admin.flag_detail", flag_id=flag_id))
+
+
+@bp.get("/outbox")
+def outbox() -> ResponseReturnValue:
+    """Undelivered notifications, for admins: what is waiting, retrying or given up, and why."""
+    person = _require_triager()
+    try:
+        rows = _service().undelivered(person)
+    except PermissionDeniedError:
+        abort(403, description=_("The outbox is for admins."))
+    return render_template("admin_outbox.html", rows=rows)
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+def outbox_retry(message_id: int) -> ResponseReturnValue:
+    person = _require_triager()
+    try:
+        _service().retry_now(person, message_id)
+        flash(_("Message %(id)s will be sent on the next delivery run (within seconds).", id=message_id), "success")
+    except PermissionDeniedError:
+        abort(403, description=_("The outbox is for admins."))
+    except NotFoundError:
+        flash(_("Message %(id)s is not waiting any more: it was sent.", id=message_id), "error")
+    return redirect(url_for("admin.outbox"))

@@ -21,6 +21,7 @@ from ..feedback.identity import demo_people
 from ..feedback.rules import ACTIONS, REASON_LABELS
 from . import core, library
 from .filters import safe_next
+from .labels import target_text
 from .security import DEV_SESSION_KEY, FEEDBACK_SCOPE, current_person, feedback_key, feedback_limit, limiter
 
 bp = Blueprint("feedback", __name__)
@@ -50,6 +51,13 @@ ERROR_MESSAGES = {
     "not_found": _l("There is no flag #%(id)s."),
     "empty_text": _l("Write something first."),
     "not_open": _l("Only an open request can be withdrawn."),
+    "nothing_selected": _l("Nothing was selected: tick the flags to change first."),
+    "assignee_required": _l("Give the email address of the person to assign."),
+    "not_assignable": _l("%(assignee)s cannot be assigned: flags go to an owner of %(department)s or an admin."),
+    "merge_target": _l("Give the number of the flag to merge into."),
+    "merge_self": _l("A flag cannot be merged into itself."),
+    "merge_closed": _l("Only open flags can be merged: #%(id)s is closed."),
+    "merge_department": _l("Only an admin can merge flags of two departments."),
 }
 #: Flash categories shown inside the feedback box the redirect lands on (#feedback, #gap), not at the top.
 FEEDBACK_FLASHES = ("fb-success", "fb-error")
@@ -124,7 +132,7 @@ def receipt_message(receipt: Receipt, helpful: bool | None = None) -> str:
     if dep.response_target:
         return _(
             "Thanks: %(department)s owns this and answers within %(target)s. Your reference is #%(id)s.",
-            department=dep.name, target=dep.response_target.text, id=receipt.flag_id,
+            department=dep.name, target=target_text(dep.response_target), id=receipt.flag_id,
         )
     return _("Thanks: %(department)s owns this and will look at it. Your reference is #%(id)s.", department=dep.name, id=receipt.flag_id)
 
@@ -136,7 +144,7 @@ def _answer(message: str, back: str, receipt: Receipt, state: str | None = None)
         return jsonify(
             ok=True, message=message, html=str(html), state=state, flag=receipt.flag_id,
             department=dep.name if dep else None,
-            response_target=dep.response_target.text if dep and dep.response_target else None,
+            response_target=target_text(dep.response_target) if dep and dep.response_target else None,
         ), 200
     flash(html, "fb-success")  # shown in the box the redirect lands on; the page shows the vote itself
     return redirect(back)

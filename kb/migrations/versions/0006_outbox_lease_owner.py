@@ -1,14 +1,14 @@
 """outbox lease owner: which worker holds a message, so only it renews or completes the lease
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 01:45:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
