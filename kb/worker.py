@@ -37,6 +37,14 @@ def register_daily(name: str, job: DailyJob) -> None:
     DAILY_JOBS[name] = job
 
 
+def _digests(kb: KB, day: date) -> str | None:
+    report = kb.feedback.queue_digests(day)
+    return f"digests queued: {len(report.sent)}" if report.sent else None
+
+
+register_daily("digest", _digests)
+
+
 @dataclass
 class Worker:
     """One ``kb worker`` process's jobs; ``tick`` does one round of each."""
