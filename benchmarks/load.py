@@ -17,7 +17,9 @@ pages and 25% /api/search with the 205 dev questions (en, ja, ko, zh), 30% artic
 
 wrk2 is not available, so ``--rate`` is an open-loop generator of this script's own: request i is
 due at start + i/rate, 64 threads (one keep-alive connection each) send each when due, and its
-latency is counted from when it was due (a late send counts as slow, not as missing).
+latency is counted from when it was due (a late send counts as slow, not as missing); requests
+still unsent when the run's time is up count as errors ("unsent"), so an overloaded server
+cannot stretch the run.
 """
 
 from __future__ import annotations
@@ -80,14 +82,15 @@ def prepare(opts: argparse.Namespace) -> tuple[Path, dict, Path]:
     """The articles copy, the common environment, and the exported build tarball."""
     articles = opts.work_dir / "articles"
     if not articles.is_dir():
-        shutil.copytree(CORPUS, articles)
+        shutil.copytree(opts.articles, articles)
         for p in articles.rglob("*"):
             p.chmod(p.stat().st_mode | 0o200)  # the shared corpora are read-only
     env = base_env(opts, articles)
     tarball = opts.work_dir / "build.tar.gz"
     started = time.monotonic()
-    kb(["index", "--index", str(opts.work_dir / "builder" / "index"), "--export", str(tarball)], env)
-    print(f"# index built (or up to date) and exported in {time.monotonic() - started:.1f}s", flush=True)
+    if not (opts.reuse_build and tarball.exists()):
+        kb(["index", "--index", str(opts.work_dir / "builder" / "index"), "--export", str(tarball)], env)
+        print(f"# index built (or up to date) and exported in {time.monotonic() - started:.1f}s", flush=True)
     kb(["db", "upgrade"], env)
     return articles, env, tarball
 
@@ -175,7 +178,7 @@ def articles_of(articles: Path) -> list:
     from kb import KB
     from kb.config import Config
 
-    return sorted(KB(Config(articles_dir=articles)).library.articles.values(), key=lambda a: a.id)
+    return sorted(KB(Config(articles_dir=articles)).library.articles.values(), key=lambda a: a.path)
 
 
 def request_mix(arts: list, token: str, n: int = 2000, seed: int = 7) -> list[tuple[str, str, str]]:
@@ -194,7 +197,7 @@ def request_mix(arts: list, token: str, n: int = 2000, seed: int = 7) -> list[tu
         elif r < 0.95:
             out.append(("GET", f"/api/suggest?q={urllib.parse.quote(questions[i % len(questions)][:4])}", ""))
         else:
-            body = urllib.parse.urlencode({"csrf_token": token, "article": art.id, "helpful": "yes"})
+            body = urllib.parse.urlencode({"csrf_token": token, "article": art.path, "helpful": "yes"})
             out.append(("POST", "/feedback/article", body))
     rng.shuffle(out)
     return out
@@ -229,6 +232,10 @@ def run_rate(front: str, mix: list[tuple[str, str, str]], cookie: str, rate: flo
             if i is None:
                 return
             due = start + i / rate
+            if time.monotonic() > start + seconds:  # the run is over: what was due and not sent counts as failed
+                with lock:
+                    statuses["unsent"] = statuses.get("unsent", 0) + 1
+                continue
             time.sleep(max(0.0, due - time.monotonic()))
             method, path, body = mix[i % len(mix)]
             headers = {"X-Forwarded-Email": EMAIL, "Cookie": cookie}
@@ -252,7 +259,7 @@ def run_rate(front: str, mix: list[tuple[str, str, str]], cookie: str, rate: flo
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.monotonic() - start
+    elapsed = min(time.monotonic() - start, seconds)
     q = statistics.quantiles(latencies, n=100)
     errors = sum(n for code, n in statuses.items() if not code.isdigit() or int(code) >= 400)
     return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": q[49] * 1e6, "p95": q[94] * 1e6,
@@ -306,6 +313,8 @@ def main() -> None:
     ap.add_argument("--reindex-only", action="store_true")
     ap.add_argument("--database-url", default=None, help="default: SQLite in the work dir (one replica)")
     ap.add_argument("--ratelimit-storage", default="memory://")
+    ap.add_argument("--reuse-build", action="store_true", help="use the tarball of the last run as it is")
+    ap.add_argument("--articles", type=Path, default=CORPUS, help="the corpus (copied once into the work dir)")
     ap.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "kb-load")
     opts = ap.parse_args()
     opts.work_dir.mkdir(parents=True, exist_ok=True)
