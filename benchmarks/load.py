@@ -120,11 +120,17 @@ class Servers:
         self.urls: list[str] = []
         self.index_dirs: list[Path] = []
         self.front = ""
+        # An imported index ships without the vector cache: a replica that built locally would embed
+        # every chunk again, so --watch servers use the builder's index dir instead.
+        self.watching = "--watch" in opts.server
 
     def start(self) -> str:
         for i in range(self.opts.replicas):
-            index_dir = self.opts.work_dir / f"replica-{i}" / "index"
-            kb(["index", "--index", str(index_dir), "--import", str(self.tarball)], self.env)
+            if self.watching:  # one box: the server reindexes its own index, built here with its vector cache
+                index_dir = self.opts.work_dir / "builder" / "index"
+            else:
+                index_dir = self.opts.work_dir / f"replica-{i}" / "index"
+                kb(["index", "--index", str(index_dir), "--import", str(self.tarball)], self.env)
             port = free_port()
             cmd = [part.replace("{port}", str(port)) for part in shlex.split(self.opts.server)]
             cmd = [*KB, *cmd[1:]] if cmd and cmd[0] == "{kb}" else cmd
@@ -280,7 +286,7 @@ def reindex(opts: argparse.Namespace, servers: Servers, articles: Path, env: dic
     started = time.monotonic()
     article.write_text(text + f"\n\nAsk about {MARK} here.\n", encoding="utf-8")
     marks = {}
-    if "--watch" not in opts.server:  # the shipping path: one build, imported by every replica
+    if not servers.watching:  # the shipping path: one build, imported by every replica
         tarball = opts.work_dir / "edit.tar.gz"
         kb(["index", "--index", str(opts.work_dir / "builder" / "index"), "--export", str(tarball)], env)
         marks["built and exported"] = time.monotonic() - started
