@@ -23,8 +23,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
+from .bridge import Bridge
 from .build import _cleanup, _Lock
+from .documents import Chunk
 from .layout import SCHEMA_VERSION, BuildLayout, IndexLayout, Manifest
+from .vector_cache import VectorCache
+from .vectors import VectorIndex
 
 PREFIX = "build"
 CHECKSUMS = "checksums.json"
@@ -46,6 +52,7 @@ class ImportReport:
     files: int
     bytes: int
     built_at: str
+    cached: int = 0  # vectors put into the local vector cache from the build
 
 
 def _sha256(path: Path) -> str:
@@ -163,6 +170,37 @@ def _unpack(tar: tarfile.TarFile, files: dict[PurePosixPath, tarfile.TarInfo], b
     return sum(m.size for m in files.values())
 
 
+def _seed_cache(build: BuildLayout, layout: IndexLayout) -> int:
+    """Put the build's vectors into this index's vector cache, keyed as a local build keys them.
+
+    Without them a later local build here (``kb serve --watch``, ``kb index``) would embed every
+    chunk again, since the tarball carries the vectors but not the cache they came from.
+    """
+    manifest = Manifest.read(build.manifest)
+    table = json.loads(build.chunks.read_text(encoding="utf-8"))
+    cache = VectorCache(layout.vector_cache)
+    try:
+        count = 0
+        for model in manifest.models:
+            if not build.vectors(model.name).exists():
+                continue
+            index = VectorIndex.load(build.vectors(model.name)).index
+            vectors = index.reconstruct_n(0, index.ntotal)
+            positions = np.load(build.positions(model.name), allow_pickle=False)
+            items = {VectorCache.key(Chunk(**table[int(p)]).embedding_text()): v
+                     for p, v in zip(positions, vectors, strict=True)}
+            cache.put_many(model.name, items)
+            count += len(items)
+        bridge = Bridge.load(build)
+        if bridge is not None and manifest.bridge_model:
+            cache.put_many(manifest.bridge_model,
+                           {VectorCache.key(t): v for t, v in zip(bridge.terms, bridge.vectors, strict=True)})
+            count += len(bridge.terms)
+        return count
+    finally:
+        cache.close()
+
+
 def import_build(tarball: Path, index_dir: Path) -> ImportReport:
     """Verify ``tarball``, unpack it into a new build dir of ``index_dir`` and make it the live build."""
     layout = IndexLayout(Path(index_dir))
@@ -179,6 +217,10 @@ def import_build(tarball: Path, index_dir: Path) -> ImportReport:
             raise ShippingError(f"{tarball}: damaged tarball ({exc})") from None
         try:
             size = _unpack(tar, files, build)
+            try:
+                cached = _seed_cache(build, layout)
+            except Exception:  # noqa: BLE001 - only a speed-up; a build whose files do not fit gives none
+                cached = 0
             layout.switch(build)
         except _DAMAGED as exc:
             shutil.rmtree(build.dir, ignore_errors=True)
@@ -188,4 +230,4 @@ def import_build(tarball: Path, index_dir: Path) -> ImportReport:
             raise
         _cleanup(layout, build)
     manifest = Manifest.read(build.manifest)
-    return ImportReport(build.dir, len(files), size, manifest.built_at)
+    return ImportReport(build.dir, len(files), size, manifest.built_at, cached)

@@ -42,6 +42,19 @@ def test_export_then_import_serves_the_same_build(tmp_path, exported, use_embedd
     assert report.build_dir.is_dir()
 
 
+def test_an_imported_index_builds_incrementally_without_embedding_again(tmp_path, exported, use_embedder):
+    # The tarball has the vectors, not the vector cache: import puts them into the local cache,
+    # so a replica that reindexes itself (kb serve --watch) embeds only what changed.
+    report = import_build(exported, tmp_path / "b")
+    assert report.cached > 0
+    from search.documents import DocSection, Document
+
+    edited = Document("hr/leave.md", "Parental leave", "en", "hr", "Twenty weeks paid from 2027.",
+                      sections=(DocSection("apply", ("How to apply",), "Ask your manager and file in Compass."),))
+    again = build_index(docs(**{"hr/leave.md": edited}), tmp_path / "b", [use_embedder])
+    assert again.mode == "incremental" and again.embedded["use-m3"] == 1
+
+
 def test_export_without_a_build_is_a_clear_error(tmp_path):
     with pytest.raises(ShippingError, match="no finished build"):
         export_build(tmp_path / "empty", tmp_path / "x.tar.gz")

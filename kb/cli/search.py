@@ -95,8 +95,8 @@ def _import(kb: KB, tarball: Path) -> None:
         report = import_build(tarball, kb.config.resolved_index_dir)
     except (ShippingError, IndexBusyError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Imported {tarball} (built {report.built_at}, {report.files} files, {report.bytes / 1e6:.1f} MB) "
-               f"as {report.build_dir.name}; now live at {kb.config.resolved_index_dir}")
+    click.echo(f"Imported {tarball} (built {report.built_at}, {report.files} files, {report.bytes / 1e6:.1f} MB, "
+               f"{report.cached} vectors cached) as {report.build_dir.name}; now live at {kb.config.resolved_index_dir}")
 
 
 def _print_closures(closures: list[Closure]) -> None:
