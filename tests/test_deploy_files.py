@@ -55,3 +55,14 @@ def test_the_example_environment_names_only_real_settings():
     lines = [line.split("=", 1)[0] for line in (DEPLOY / "kb.env.example").read_text(encoding="utf-8").splitlines()
              if line and not line.startswith("#")]
     assert lines and set(lines) <= names, set(lines) - names
+
+
+def test_the_benchmark_nginx_template_passes_nginx_t(tmp_path):
+    nginx = _tool("nginx")
+    conf = (PROJECT_ROOT / "benchmarks" / "nginx-replicas.conf").read_text(encoding="utf-8")
+    conf = conf.replace("{upstreams}", "    server 127.0.0.1:18001;\n    server 127.0.0.1:18002;")
+    conf = conf.replace("{port}", "18000").replace("{prefix}", str(tmp_path))
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "nginx.conf").write_text(conf, encoding="utf-8")
+    done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    assert done.returncode == 0 and "syntax is ok" in done.stderr, done.stderr
