@@ -19,6 +19,7 @@ from search import runtime
 from search.build import BuildReport, IndexBusyError
 from search.evaluate import evaluate, format_report, read_qrels, read_queries
 from search.service import SearchPage
+from search.shipping import ShippingError, export_build, import_build
 
 from ..core import KB
 from ..feedback.docs_as_code import Closure
@@ -46,9 +47,18 @@ def _build(kb: KB, *, full: bool = False, quiet: bool = True) -> BuildReport:
 @articles_option
 @index_option
 @click.option("--full", is_flag=True, help="Rebuild everything instead of only what changed.")
-def index(articles: Path | None, index: Path | None, full: bool) -> None:
+@click.option("--export", "export_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="After building, write the live build to this tarball (to ship to other hosts).")
+@click.option("--import", "import_from", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Do not build: verify this exported tarball and switch the index to it.")
+def index(articles: Path | None, index: Path | None, full: bool, export_to: Path | None, import_from: Path | None) -> None:
     """Build or update the search index (atomically: the old one serves until done)."""
     kb = make_kb(articles, index)
+    if import_from is not None:
+        if export_to is not None or full:
+            raise click.UsageError("--import builds nothing: it takes no --export or --full")
+        _import(kb, import_from)
+        return
     errors = [p for p in kb.library.problems if p.severity == "error"]
     if errors:
         click.echo(f"kb: {len(errors)} article problem(s); run `kb check` for details (the rest is indexed)", err=True)
@@ -61,13 +71,32 @@ def index(articles: Path | None, index: Path | None, full: bool) -> None:
     where = kb.config.resolved_index_dir
     if report.mode == "unchanged":
         click.echo(f"Index is up to date ({report.articles} articles) at {where}")
-        return
-    embedded = ", ".join(f"{n}: {c}" for n, c in report.embedded.items())
-    click.echo(
-        f"Index {report.mode}: {report.articles} articles, {report.chunks} chunks "
-        f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles; embedded {embedded}) "
-        f"in {report.seconds:.1f}s at {where}"
-    )
+    else:
+        embedded = ", ".join(f"{n}: {c}" for n, c in report.embedded.items())
+        click.echo(
+            f"Index {report.mode}: {report.articles} articles, {report.chunks} chunks "
+            f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)} articles; embedded {embedded}) "
+            f"in {report.seconds:.1f}s at {where}"
+        )
+    if export_to is not None:
+        _export(kb, export_to)
+
+
+def _export(kb: KB, out: Path) -> None:
+    try:
+        build = export_build(kb.config.resolved_index_dir, out)
+    except (ShippingError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Exported build {build.name} to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def _import(kb: KB, tarball: Path) -> None:
+    try:
+        report = import_build(tarball, kb.config.resolved_index_dir)
+    except (ShippingError, IndexBusyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Imported {tarball} (built {report.built_at}, {report.files} files, {report.bytes / 1e6:.1f} MB, "
+               f"{report.cached} vectors cached) as {report.build_dir.name}; now live at {kb.config.resolved_index_dir}")
 
 
 def _print_closures(closures: list[Closure]) -> None:

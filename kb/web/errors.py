@@ -21,26 +21,37 @@ def _describe(exc: HTTPException) -> str:
     return _("The request could not be understood.")
 
 
+def _json_answer() -> bool:
+    """Errors in JSON for the API (whatever it accepts) and for clients that ask for JSON: the
+    OpenAPI document promises a JSON body for every documented error."""
+    from .feedback import wants_json
+
+    return request.path.startswith("/api/") or wants_json()
+
+
 def init_app(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # noqa: ANN202
-        return render_template("error.html", code=400, description=_("This form expired or came from another site. Go back, reload the page and try again.")), 400
+        description = _("This form expired or came from another site. Go back, reload the page and try again.")
+        if _json_answer():
+            return jsonify(ok=False, message=description), 400
+        return render_template("error.html", code=400, description=description), 400
 
     @app.errorhandler(400)
     @app.errorhandler(403)
     @app.errorhandler(413)
     @app.errorhandler(429)
     def client_error(exc: HTTPException):  # noqa: ANN202
-        from .feedback import wants_json
-
-        if wants_json():
+        if _json_answer():
             return jsonify(ok=False, message=_describe(exc)), exc.code
         return render_template("error.html", code=exc.code, description=_describe(exc)), exc.code
 
     @app.errorhandler(404)
     def not_found(exc: HTTPException):  # noqa: ANN202
+        if _json_answer():
+            return jsonify(ok=False, message=_("Not found.")), 404
         return render_template("error.html", code=404), 404
 
     @app.errorhandler(500)
