@@ -21,6 +21,8 @@ bp = Blueprint("openapi", __name__)
 NOT_JSON = frozenset({
     "static", "pages.home", "pages.department", "pages.article", "pages.set_language", "search.search_page",
     "feedback.dev_switch", "admin.flags", "admin.bulk", "admin.flag_detail", "admin.flag_action",
+    "admin.outbox", "admin.outbox_retry", "me.requests", "me.request_action", "pages.favicon",
+    "ops.metrics",  # Prometheus text format
 })
 
 _STR = {"type": "string"}
@@ -155,6 +157,18 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "required": ["flags"],
                                         "properties": {"flags": {"type": "array", "items": _FLAG}}}, "The flags"),
                           **_errors(400, 403)},
+        }},
+        "/healthz": {"get": {
+            "summary": "The process is alive", "x-kb-roles": ["anyone"],
+            "responses": {"200": _json({"type": "object", "required": ["ok"], "properties": {"ok": {"const": True}}},
+                                       "Alive")},
+        }},
+        "/readyz": {"get": {
+            "summary": "Ready to serve: index loaded, database reachable, schema current", "x-kb-roles": ["anyone"],
+            "responses": {code: _json({"type": "object", "required": ["ok", "reasons"],
+                                       "properties": {"ok": {"type": "boolean"},
+                                                      "reasons": {"type": "array", "items": _STR}}}, text)
+                          for code, text in (("200", "Ready"), ("503", "Not ready, with the reasons"))},
         }},
         "/api/openapi.json": {"get": {
             "summary": "This document", "x-kb-roles": ["anyone"],
