@@ -8,6 +8,7 @@ app that never searches never loads a model.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import date
 from functools import cached_property
@@ -30,7 +31,9 @@ from .content.urls import SiteUrls
 from .feedback import Channels, Database, FeedbackService, SchemaOutdatedError
 from .feedback.db import check_schema
 from .feedback.docs_as_code import Closure, close_from_git
+from .feedback.models import utcnow
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
+from .insights import InsightsService
 
 
 class KB:
@@ -85,8 +88,11 @@ class KB:
         return SearchService(self.index, on_search=self._record_search)
 
     def _record_search(self, page: SearchPage) -> None:
-        top = page.hits[0].article if page.hits else None
-        self.feedback.record_search(page.query, page.language, page.department, page.total, top)
+        self.insights.record_search(page)
+
+    def record_search(self, page: SearchPage, session_key: str | None) -> int:
+        """Log a search typed in a browser session; returns its id for the result links' ``?from=``."""
+        return self.insights.record_search(page, session_key)
 
     def warm_up(self) -> None:
         """Load the models and the index now, not on the first employee's query."""
@@ -113,6 +119,16 @@ class KB:
     @cached_property
     def feedback(self) -> FeedbackService:
         return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
+
+    @cached_property
+    def insights(self) -> InsightsService:
+        """What was searched, found, rated and waited for, per department; and its recording."""
+        cfg = self.config
+        # Without KB_SECRET_KEY (dev mode) the day's searcher pseudonyms last as long as the process.
+        secret = cfg.secret_key or secrets.token_hex(32)
+        return InsightsService(self.db, lambda: self.library, secret=lambda: secret,
+                               retention_days=cfg.log_retention_days, min_searchers=cfg.insights_min_searchers,
+                               review_days=cfg.default_review_days, now=utcnow)
 
     def deliver_outbox(self) -> DeliveryReport:
         """Send the notifications that are due, once."""

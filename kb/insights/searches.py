@@ -1,0 +1,141 @@
+"""Search analytics: volumes, rates, top queries (k-anonymous), click positions, peak hours.
+
+Every figure adds the raw rows still kept (``search_log``) to the daily roll-ups of older
+ones (``search_daily``, ``click_daily``), so a report reads the same before and after pruning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from ..feedback.models import ClickDaily, Flag, SearchClick, SearchDaily, SearchLog
+from .period import Period, Scope, utc_day, utc_hour_and_weekday
+
+TOP = 20  # queries listed per table
+
+
+def _raw(q: Select, period: Period, scope: Scope) -> Select:
+    q = q.where(SearchLog.at >= period.since, SearchLog.at < period.until)
+    return q if scope.departments is None else q.where(SearchLog.area.in_(sorted(scope.departments)))
+
+
+def _daily(q: Select, period: Period, scope: Scope, table: type = SearchDaily) -> Select:
+    q = q.where(table.day >= period.start, table.day <= period.end)
+    return q if scope.departments is None else q.where(table.area.in_(sorted(scope.departments)))
+
+
+def _raw_counts() -> tuple:
+    return (func.count(), func.sum(case((SearchLog.results == 0, 1), else_=0)),
+            func.sum(case((SearchLog.answered.is_(False), 1), else_=0)),
+            func.sum(case((SearchLog.clicks > 0, 1), else_=0)))
+
+
+def _daily_counts() -> tuple:
+    return (func.sum(SearchDaily.searches), func.sum(SearchDaily.zero), func.sum(SearchDaily.unanswered),
+            func.sum(SearchDaily.clicked))
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _totals(s: Session, period: Period, scope: Scope) -> dict[str, Any]:
+    raw = s.execute(_raw(select(*_raw_counts()), period, scope)).one()
+    old = s.execute(_daily(select(*_daily_counts()), period, scope)).one()
+    searches, zero, unanswered, clicked = (int(a or 0) + int(b or 0) for a, b in zip(raw, old, strict=True))
+    gaps = s.scalar(select(func.count()).select_from(Flag).where(
+        Flag.kind == "gap", Flag.created_at >= period.since, Flag.created_at < period.until,
+        *(() if scope.departments is None else (Flag.department.in_(sorted(scope.departments)),))))
+    no_click = searches - zero - clicked  # a search that showed results, none of them opened
+    return {
+        "searches": searches, "zero_answer": zero, "unanswered": unanswered, "clicked": clicked,
+        "no_click": no_click, "didnt_find": int(gaps or 0),
+        "success_rate": rate(clicked, searches), "zero_answer_rate": rate(zero, searches),
+        "unanswered_rate": rate(unanswered, searches), "no_click_rate": rate(no_click, searches),
+        "didnt_find_rate": rate(int(gaps or 0), searches),
+    }
+
+
+def _by(s: Session, period: Period, scope: Scope, raw_key: Any, daily_key: Any) -> Counter:
+    out: Counter = Counter()
+    for key, n in s.execute(_raw(select(raw_key, func.count()), period, scope).group_by(raw_key)):
+        out[str(key)] += n
+    for key, n in s.execute(_daily(select(daily_key, func.sum(SearchDaily.searches)), period, scope).group_by(daily_key)):
+        out[str(key)] += int(n or 0)
+    return out
+
+
+def query_table(s: Session, period: Period, scope: Scope) -> dict[str, dict[str, int]]:
+    """Per query (case folded): searches, distinct searchers (daily pseudonyms), zero-answer, opened."""
+    text = func.lower(SearchLog.query)
+    out: dict[str, dict[str, int]] = {}
+    raw = _raw(select(text, *_raw_counts(), func.count(SearchLog.searcher.distinct())), period, scope).group_by(text)
+    old_text = func.lower(SearchDaily.query)
+    old = _daily(select(old_text, *_daily_counts(), func.sum(SearchDaily.searchers)), period, scope).group_by(old_text)
+    for rows in (s.execute(raw), s.execute(old)):
+        for query, searches, zero, unanswered, clicked, searchers in rows:
+            row = out.setdefault(query, dict.fromkeys(("searches", "zero", "unanswered", "clicked", "searchers"), 0))
+            for key, value in (("searches", searches), ("zero", zero), ("unanswered", unanswered),
+                               ("clicked", clicked), ("searchers", searchers)):
+                row[key] += int(value or 0)
+    return out
+
+
+def shown_queries(table: dict[str, dict[str, int]], min_searchers: int) -> tuple[list[dict], int]:
+    """The queries whose text may be shown (typed by at least ``min_searchers`` distinct searchers),
+    and how many searches the others stand for: they still count in every total."""
+    shown, hidden = [], 0
+    for query, row in table.items():
+        if row["searchers"] >= min_searchers:
+            shown.append({"query": query, **row, "no_click": row["searches"] - row["zero"] - row["clicked"]})
+        else:
+            hidden += row["searches"]
+    return shown, hidden
+
+
+def _top(rows: list[dict], key: str) -> list[dict]:
+    return sorted((r for r in rows if r[key] > 0), key=lambda r: (-r[key], r["query"]))[:TOP]
+
+
+def click_positions(s: Session, period: Period, scope: Scope) -> dict[int, int]:
+    q = select(SearchClick.position, func.count()).join(SearchLog, SearchLog.id == SearchClick.search_id)
+    q = _raw(q, period, scope).group_by(SearchClick.position)
+    out: Counter = Counter({int(p): n for p, n in s.execute(q)})
+    old = _daily(select(ClickDaily.position, func.sum(ClickDaily.clicks)), period, scope, ClickDaily)
+    for p, n in s.execute(old.group_by(ClickDaily.position)):
+        out[int(p)] += int(n or 0)
+    return dict(sorted(out.items()))
+
+
+def search_heatmap(s: Session, period: Period, scope: Scope) -> list[list[int]]:
+    """Searches per weekday (0 Sunday) × UTC hour, from the rows still kept."""
+    hour, weekday = utc_hour_and_weekday(s, SearchLog.at)
+    grid = [[0] * 24 for _ in range(7)]
+    for h, d, n in s.execute(_raw(select(hour, weekday, func.count()), period, scope).group_by(hour, weekday)):
+        grid[int(d)][int(h)] = n
+    return grid
+
+
+def search_report(s: Session, period: Period, scope: Scope, min_searchers: int) -> dict[str, Any]:
+    totals = _totals(s, period, scope)
+    rows, hidden = shown_queries(query_table(s, period, scope), min_searchers)
+    positions = click_positions(s, period, scope)
+    clicks = sum(positions.values())
+    per_day = _by(s, period, scope, utc_day(s, SearchLog.at), SearchDaily.day)
+    return {
+        "totals": totals,
+        "per_day": dict(sorted(per_day.items())),
+        "per_language": dict(sorted(_by(s, period, scope, SearchLog.lang, SearchDaily.lang).items())),
+        "top_queries": _top(rows, "searches"),
+        "top_zero_answer": _top(rows, "zero"),
+        "top_no_click": _top(rows, "no_click"),
+        "hidden_searches": hidden,
+        "min_searchers": min_searchers,
+        "click_positions": positions,
+        "first_result_share": rate(positions.get(1, 0), clicks),
+        "heatmap": search_heatmap(s, period, scope),
+    }

@@ -1,0 +1,97 @@
+"""``InsightsService``: who may see which department's figures, over which days, and the recording
+of searches, clicks and views. Each report lives in its own module; this one only wires them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..content import Library
+from ..feedback.db import Database
+from ..feedback.errors import PermissionDeniedError
+from ..feedback.identity import Person
+from .content_health import content_report
+from .helpfulness import helpfulness_report
+from .period import Period, Scope
+from .recording import Recorder, SearchRecord
+from .retention import PruneReport, prune
+from .searches import search_report
+from .service_metrics import service_report
+
+SECTIONS = ("search", "helpfulness", "service", "content")
+
+
+class InsightsService:
+    def __init__(
+        self,
+        db: Database,
+        library: Callable[[], Library],
+        *,
+        secret: Callable[[], str],
+        retention_days: int,
+        min_searchers: int,
+        review_days: int,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.library = library
+        self.retention_days = retention_days
+        self.min_searchers = min_searchers
+        self.review_days = review_days
+        self.now = now
+        self.recorder = Recorder(db, secret, now)
+
+    # --- recording ------------------------------------------------------
+    def record_search(self, page: Any, session_key: str | None = None) -> int:
+        """Log a ``SearchPage`` (page 1 of a typed search); returns the search id for its result links."""
+        shown = [h.article for h in page.hits]
+        lib = self.library()
+        top = lib.articles.get(shown[0]) if shown else None
+        area = page.department or (top.department if top else None)
+        # ``answered`` is the search's own verdict where the search service gives one.
+        rec = SearchRecord(query=page.query, lang=page.language, department=page.department, area=area,
+                           results=page.total, shown=shown, answered=getattr(page, "answered", None))
+        return self.recorder.search(rec, session_key)
+
+    def record_click(self, search_id: int, position: int, article: str) -> bool:
+        return self.recorder.click(search_id, position, article)
+
+    def record_view(self, article: str) -> None:
+        self.recorder.view(article)
+
+    # --- reading --------------------------------------------------------
+    def scope_for(self, actor: Person, department: str | None = None) -> Scope:
+        """Owners see their departments, admins all; anyone else is refused."""
+        if not actor.is_triager:
+            raise PermissionDeniedError("forbidden", "insights are for department owners and admins")
+        if department:
+            if not actor.can_triage(department):
+                raise PermissionDeniedError("forbidden", "only that department's owners and admins see its figures")
+            return Scope(frozenset({department}))
+        return Scope(None if actor.is_admin else frozenset(actor.owns))
+
+    def report(self, actor: Person, section: str, period: Period, department: str | None = None) -> dict[str, Any]:
+        """One section's figures (``SECTIONS``) as plain JSON-ready values."""
+        scope = self.scope_for(actor, department)
+        lib, now = self.library(), self.now()
+        with self.db.session() as s:
+            if section == "search":
+                body = search_report(s, period, scope, self.min_searchers)
+            elif section == "helpfulness":
+                body = helpfulness_report(s, period, scope, lib)
+            elif section == "service":
+                body = service_report(s, period, scope, now)
+            elif section == "content":
+                body = content_report(s, period, scope, lib, now.date(), self.review_days)
+            else:
+                raise KeyError(section)
+        deps = None if scope.departments is None else sorted(scope.departments)
+        return {"section": section, "period": period.as_dict(), "departments": deps, **body}
+
+    def overview(self, actor: Person, period: Period, department: str | None = None) -> dict[str, Any]:
+        return {name: self.report(actor, name, period, department) for name in SECTIONS}
+
+    def prune(self) -> PruneReport:
+        """Roll up and delete raw rows older than the retention period (the server runs this daily)."""
+        return prune(self.db, self.now(), self.retention_days)
