@@ -162,6 +162,18 @@ class ClickDaily(Base):
     clicks: Mapped[int] = mapped_column(Integer)
 
 
+class SearchHours(Base):
+    """Searches older than the retention period per day, department and UTC hour: the peak-hours heatmap."""
+
+    __tablename__ = "search_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    area: Mapped[str | None] = mapped_column(String(100))
+    hour: Mapped[int] = mapped_column(Integer)
+    searches: Mapped[int] = mapped_column(Integer)
+
+
 class ViewDaily(Base):
     """Article views older than the retention period, per day."""
 

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import case, delete, func, insert, select
 
 from ..feedback.db import Database
-from ..feedback.models import ArticleView, ClickDaily, SearchClick, SearchDaily, SearchLog, ViewDaily
-from .period import utc_day
+from ..feedback.models import ArticleView, ClickDaily, SearchClick, SearchDaily, SearchHours, SearchLog, ViewDaily
+from .period import utc_day, utc_hour_and_weekday
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ def prune(db: Database, now: datetime, retention_days: int) -> PruneReport:
                            .group_by(day, SearchLog.area, SearchClick.position)).all()
         if clicks:
             s.execute(insert(ClickDaily), [{"day": _day(d), "area": a, "position": p, "clicks": n} for d, a, p, n in clicks])
+        hour = utc_hour_and_weekday(s, SearchLog.at)[0]
+        hours = s.execute(select(day, SearchLog.area, hour, func.count()).where(old).group_by(day, SearchLog.area, hour)).all()
+        if hours:
+            s.execute(insert(SearchHours), [{"day": _day(d), "area": a, "hour": h, "searches": n} for d, a, h, n in hours])
         old_ids = select(SearchLog.id).where(old).scalar_subquery()
         n_clicks = s.execute(delete(SearchClick).where(SearchClick.search_id.in_(old_ids))).rowcount
         n_searches = s.execute(delete(SearchLog).where(old)).rowcount

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from ..feedback.models import ClickDaily, Flag, SearchClick, SearchDaily, SearchLog
+from ..feedback.models import ClickDaily, Flag, SearchClick, SearchDaily, SearchHours, SearchLog
 from .period import Period, Scope, utc_day, utc_hour_and_weekday
 
 TOP = 20  # queries listed per table
@@ -112,11 +112,14 @@ def click_positions(s: Session, period: Period, scope: Scope) -> dict[int, int]:
 
 
 def search_heatmap(s: Session, period: Period, scope: Scope) -> list[list[int]]:
-    """Searches per weekday (0 Sunday) × UTC hour, from the rows still kept."""
+    """Searches per weekday (0 Sunday) × UTC hour."""
     hour, weekday = utc_hour_and_weekday(s, SearchLog.at)
     grid = [[0] * 24 for _ in range(7)]
     for h, d, n in s.execute(_raw(select(hour, weekday, func.count()), period, scope).group_by(hour, weekday)):
-        grid[int(d)][int(h)] = n
+        grid[int(d)][int(h)] += n
+    old = _daily(select(SearchHours.day, SearchHours.hour, func.sum(SearchHours.searches)), period, scope, SearchHours)
+    for day, h, n in s.execute(old.group_by(SearchHours.day, SearchHours.hour)):
+        grid[(day.weekday() + 1) % 7][int(h)] += int(n or 0)  # date.weekday(): Monday 0; the grid: Sunday 0
     return grid
 
 

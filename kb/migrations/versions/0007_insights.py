@@ -66,6 +66,16 @@ def upgrade() -> None:
     )
     op.create_index('ix_click_daily_day', 'click_daily', ['day'])
     op.create_table(
+        'search_hours',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('area', sa.String(length=100), nullable=True),
+        sa.Column('hour', sa.Integer(), nullable=False),
+        sa.Column('searches', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_search_hours_day', 'search_hours', ['day'])
+    op.create_table(
         'view_daily',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('day', sa.Date(), nullable=False),
@@ -77,7 +87,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ('view_daily', 'click_daily', 'search_daily', 'article_views', 'search_clicks'):
+    for table in ('view_daily', 'search_hours', 'click_daily', 'search_daily', 'article_views', 'search_clicks'):
         op.drop_table(table)
     with op.batch_alter_table('search_log') as batch:
         batch.drop_index('ix_search_log_area_at')
