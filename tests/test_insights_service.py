@@ -244,5 +244,5 @@ def test_roles(db):
         svc.report(EMPLOYEE, "search", LAST_30)
     with pytest.raises(PermissionDeniedError):
         svc.report(OWNER, "search", LAST_30, department="it")
-    assert svc.report(OWNER, "search", LAST_30)["departments"] == ["payroll"]
-    assert svc.report(ADMIN, "search", LAST_30)["departments"] is None
+    assert svc.report(OWNER, "search", LAST_30)["scope"] == ["payroll"]
+    assert svc.report(ADMIN, "search", LAST_30)["scope"] is None

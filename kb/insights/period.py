@@ -68,3 +68,20 @@ def utc_hour_and_weekday(s: Session, column: ColumnElement) -> tuple[ColumnEleme
 def as_utc(value: datetime) -> datetime:
     """A stored timestamp as aware UTC (SQLite returns it without its zone)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+PRESET_DAYS = (7, 30, 90)
+
+
+def period_from(days: str | None, start: str | None, end: str | None, today: date) -> Period:
+    """The period a request asks for: ``days`` one of 7/30/90 (default 30), or a custom
+    ``start``..``end`` (ISO dates). Raises ValueError for anything else."""
+    if start or end:
+        first, last = date.fromisoformat(start or ""), date.fromisoformat(end or today.isoformat())
+        if first > last or (last - first).days >= MAX_DAYS:
+            raise ValueError("the period must start before it ends and last at most ten years")
+        return Period(first, last)
+    n = int(days) if days and days.isascii() and days.isdigit() else (30 if not days else 0)
+    if n not in PRESET_DAYS:
+        raise ValueError("days must be 7, 30 or 90")
+    return Period.last(n, today)

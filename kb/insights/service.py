@@ -87,7 +87,7 @@ class InsightsService:
             else:
                 raise KeyError(section)
         deps = None if scope.departments is None else sorted(scope.departments)
-        return {"section": section, "period": period.as_dict(), "departments": deps, **body}
+        return {"section": section, "period": period.as_dict(), "scope": deps, **body}
 
     def overview(self, actor: Person, period: Period, department: str | None = None) -> dict[str, Any]:
         return {name: self.report(actor, name, period, department) for name in SECTIONS}

@@ -23,7 +23,7 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, errors, feedback, filters, headers, pages, search, security
+    from . import admin, errors, feedback, filters, headers, insights, pages, search, security
 
     headers.init_app(app)
     security.init_app(app)
@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(search.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(insights.bp)
     errors.init_app(app)
     filters.init_app(app)
 

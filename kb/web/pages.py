@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import LANGUAGES
 from ..content.urls import ARTICLE_PREFIX
@@ -50,6 +51,7 @@ def article(slug: str):  # noqa: ANN201
     art = lib.by_slug(slug.strip("/"))
     if art is None:
         abort(404)
+    _record_reading(art.path)
     dep = lib.departments.get(art.department)
     translations = lib.translations(art)
     ui = select_locale()
@@ -69,6 +71,24 @@ def article(slug: str):  # noqa: ANN201
         overdue=art.review_overdue(today, cfg.default_review_days),
         review_due=art.review_due(cfg.default_review_days),
     )
+
+
+def _whole_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def _record_reading(path: str) -> None:
+    """A view (no identity), and the click when the link came from a search (``?from=<id>&pos=N``).
+    A reader still gets the page when the log cannot be written."""
+    insights = core().insights
+    try:
+        insights.record_view(path)
+        search_id, position = _whole_arg("from"), _whole_arg("pos")
+        if search_id is not None and position is not None:
+            insights.record_click(search_id, position, path)
+    except SQLAlchemyError as exc:
+        current_app.logger.warning("could not record a view of %s: %s", path, exc)
 
 
 @bp.get("/lang/<code>")

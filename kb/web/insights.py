@@ -1,0 +1,90 @@
+"""``/insights`` pages, their CSV and JSON exports and ``/api/insights/...``: for department owners
+(their departments) and admins (all). Thin: read the filters, ask the InsightsService, render."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from ..feedback import PermissionDeniedError, Person
+from ..insights import SECTIONS
+from ..insights.period import PRESET_DAYS, period_from
+from ..insights.tables import WEEKDAYS, tables_for
+from . import core
+from .admin import _spreadsheet_safe
+from .security import current_person
+
+bp = Blueprint("insights", __name__)
+FILTERS = ("days", "start", "end", "department")
+
+
+def _person() -> Person:
+    person = current_person()
+    if not person.is_triager:
+        abort(403, description=_("Insights are for department owners and admins."))
+    return person
+
+
+def _args() -> dict[str, str]:
+    return {k: v.strip()[:20] for k in FILTERS if (v := request.args.get(k))}
+
+
+def _report(section: str) -> tuple[dict, dict[str, str]]:
+    person = _person()
+    if section not in SECTIONS:
+        abort(404)
+    args = _args()
+    try:
+        period = period_from(args.get("days"), args.get("start"), args.get("end"), core().insights.now().date())
+    except ValueError:
+        abort(400, description=_("Choose 7, 30 or 90 days, or a start date before the end date."))
+    try:
+        return core().insights.report(person, section, period, args.get("department")), args
+    except PermissionDeniedError:
+        abort(403, description=_("Only that department's owners and admins see its figures."))
+
+
+@bp.get("/insights")
+def index() -> ResponseReturnValue:
+    return redirect(url_for("insights.page", name="search", **_args()))
+
+
+@bp.get("/insights/<name>")
+def page(name: str) -> ResponseReturnValue:
+    section, _dot, fmt = name.partition(".")
+    report, args = _report(section)
+    if fmt == "json":
+        return jsonify(report)
+    if fmt == "csv":
+        return _csv(report)
+    if fmt:
+        abort(404)
+    return render_template("insights.html", report=report, tables=tables_for(report), sections=SECTIONS, args=args,
+                           presets=PRESET_DAYS, departments=core().feedback.triage_departments(current_person()),
+                           weekdays=WEEKDAYS)
+
+
+@bp.get("/api/insights/<section>")
+def api(section: str) -> ResponseReturnValue:
+    person = current_person()
+    if not person.is_triager:
+        return jsonify(error="forbidden", message="Insights are for department owners and admins."), 403
+    return page(section + ".json")
+
+
+def _csv(report: dict) -> Response:
+    """Every table of the section, one after another, each under its name (spreadsheet-safe cells)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for table in tables_for(report):
+        writer.writerow([table.name])
+        writer.writerow([c.label for c in table.columns])
+        for row in table.rows:
+            writer.writerow([_spreadsheet_safe(row.get(c.key)) for c in table.columns])
+        writer.writerow([])
+    name = f"kb-insights-{report['section']}-{report['period']['start']}-{report['period']['end']}.csv"
+    return Response(buf.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
