@@ -34,6 +34,7 @@ from .feedback.docs_as_code import Closure, close_from_git
 from .feedback.models import utcnow
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
 from .insights import InsightsService
+from .insights.retention import start_pruner
 
 
 class KB:
@@ -129,6 +130,10 @@ class KB:
         return InsightsService(self.db, lambda: self.library, secret=lambda: secret,
                                retention_days=cfg.log_retention_days, min_searchers=cfg.insights_min_searchers,
                                review_days=cfg.default_review_days, now=utcnow)
+
+    def start_insights_pruner(self, log: Callable[[str], None]) -> None:
+        """Roll up and delete raw search and view rows past KB_LOG_RETENTION_DAYS, daily, in a background thread."""
+        start_pruner(self.insights.prune, log)
 
     def deliver_outbox(self) -> DeliveryReport:
         """Send the notifications that are due, once."""

@@ -7,13 +7,14 @@
     kb eval             retrieval metrics over a BEIR query set
     kb db upgrade       create or migrate the feedback database
     kb outbox deliver   send due notifications
+    kb insights         search, helpfulness, service and content figures (kb insights prune: retention)
 """
 
 from __future__ import annotations
 
 import click
 
-from . import check, database, search, serve
+from . import check, database, insights, search, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +23,8 @@ def main() -> None:
     """kb: the employee knowledge base."""
 
 
-for command in (serve.serve, check.check, search.index, search.search, search.eval_cmd, database.db, database.outbox):
+for command in (serve.serve, check.check, search.index, search.search, search.eval_cmd, database.db, database.outbox,
+                insights.insights):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -7,6 +7,9 @@ distinct searchers of a day (daily pseudonyms) stays exact after the roll-up.
 
 from __future__ import annotations
 
+import threading
+import time as clock
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -72,3 +75,21 @@ def prune(db: Database, now: datetime, retention_days: int) -> PruneReport:
             s.execute(insert(ViewDaily), [{"day": _day(d), "article": a, "views": n} for d, a, n in views])
         n_views = s.execute(delete(ArticleView).where(ArticleView.at < cutoff)).rowcount
     return PruneReport(cutoff, n_searches, n_clicks, n_views)
+
+
+def start_pruner(run: Callable[[], PruneReport], log: Callable[[str], None], every: float = 24 * 3600) -> threading.Thread:
+    """Prune once now and then every ``every`` seconds, in a daemon thread of the server."""
+
+    def loop() -> None:
+        while True:
+            try:
+                report = run()
+                if report.searches or report.views:
+                    log(f"insights: rolled up {report.searches} searches and {report.views} views before {report.cutoff:%Y-%m-%d}")
+            except Exception as exc:  # a failed prune must not stop the next one, nor the server
+                log(f"insights: pruning failed: {exc}")
+            clock.sleep(every)
+
+    thread = threading.Thread(target=loop, name="kb-insights-prune", daemon=True)
+    thread.start()
+    return thread
