@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -121,8 +122,16 @@ def test_csv_export_is_defused_and_json_matches(app):
     assert data["totals"]["searches"] == 1 and data["top_queries"][0]["query"].startswith("=hyperlink")
 
 
-def test_pages_are_translated(app):
+@pytest.mark.parametrize(("lang", "word"), [("ja", "インサイト"), ("ko", "인사이트"), ("zh", "洞察")])
+def test_pages_are_translated(app, lang, word):
+    from kb.feedback.models import Vote
+
+    log_search(app, "payday")
+    with app.extensions["kb"].db.session() as s:  # a share too few to say, in every language
+        s.add(Vote(article="payroll/pay-schedule.md", voter="v", day=date.today(), helpful=False,
+                   reason="outdated", content_hash="h"))
     c = app.test_client()
-    c.set_cookie("kb_lang", "ja")
-    html = c.get("/insights/service", headers=as_user(ADMIN)).get_data(as_text=True)
-    assert "インサイト" in html
+    c.set_cookie("kb_lang", lang)
+    for section in ("search", "helpfulness", "service", "content"):
+        resp = c.get(f"/insights/{section}", headers=as_user(ADMIN))
+        assert resp.status_code == 200 and word in resp.get_data(as_text=True), section

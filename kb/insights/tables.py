@@ -64,9 +64,9 @@ def search_tables(r: dict) -> list[Table]:
         totals,
         _pairs("per_day", N_("Searches per day"), N_("Day"), N_("Searches"), r["per_day"]),
         _pairs("per_language", N_("Searches per language"), N_("Language"), N_("Searches"), r["per_language"]),
-        Table("top_queries", N_("Top queries"), QUERY_COLUMNS, r["top_queries"], note=N_("k-anonymity")),
-        Table("top_zero_answer", N_("Top zero-answer queries"), QUERY_COLUMNS, r["top_zero_answer"], note=N_("k-anonymity")),
-        Table("top_no_click", N_("Top no-click queries"), QUERY_COLUMNS, r["top_no_click"], note=N_("k-anonymity")),
+        Table("top_queries", N_("Top queries"), QUERY_COLUMNS, r["top_queries"]),
+        Table("top_zero_answer", N_("Top zero-answer queries"), QUERY_COLUMNS, r["top_zero_answer"]),
+        Table("top_no_click", N_("Top no-click queries"), QUERY_COLUMNS, r["top_no_click"]),
         _pairs("click_positions", N_("Which result was opened"), N_("Position"), N_("Clicks"), r["click_positions"], "int"),
         heatmap("heatmap", N_("Searches by weekday and hour"), r["heatmap"]),
     ]
