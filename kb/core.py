@@ -91,8 +91,8 @@ class KB:
     def _record_search(self, page: SearchPage) -> None:
         self.insights.record_search(page)
 
-    def record_search(self, page: SearchPage, session_key: str | None) -> int:
-        """Log a search typed in a browser session; returns its id for the result links' ``?from=``."""
+    def record_search(self, page: SearchPage, session_key: str | None) -> str:
+        """Log a search typed in a browser session; returns its reference for the result links' ``?from=``."""
         return self.insights.record_search(page, session_key)
 
     def warm_up(self) -> None:

@@ -139,6 +139,7 @@ def test_gap_flag_from_search_page_and_searches_are_recorded(make_app):
                                                     "department": "benefits", "comment": "Nothing about implants"})
     assert resp.status_code == 302
     c.get("/search?q=zzzqqqxxyyzz", headers=h)
+    app.extensions["kb"].insights.flush()  # searches are logged by a background writer
     with app.extensions["kb"].db.session() as s:
         flag = s.scalar(select(Flag).where(Flag.kind == "gap"))
         assert (flag.query, flag.department) == ("dental implants coverage", "benefits")

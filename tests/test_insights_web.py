@@ -58,11 +58,12 @@ def test_result_links_carry_the_search_and_the_article_page_records_the_click(se
     h = as_user("e@meridian.example")
     html = c.get("/search?q=when+is+payday", headers=h).get_data(as_text=True)
     links = re.findall(r'class="result-title"><a href="([^"]+)"', html)
-    assert links and all(re.search(r"\?from=\d+&amp;pos=\d+", u) for u in links)
+    assert links and all(re.search(r"\?from=[\w-]{12}&amp;pos=\d+", u) for u in links)
     first = links[0].replace("&amp;", "&")
     assert re.search(r"pos=1(#|$)", first)
     assert c.get(first, headers=h).status_code == 200
     c.get(first, headers=h)  # reloading the page is not a second click
+    app.extensions["kb"].insights.flush()
     with app.extensions["kb"].db.session() as s:
         search = s.scalar(select(SearchLog))
         clicks = list(s.scalars(select(SearchClick)))
@@ -74,6 +75,9 @@ def test_result_links_carry_the_search_and_the_article_page_records_the_click(se
     # A forged position is ignored, never an error.
     assert c.get(first.replace("pos=1", "pos=9999"), headers=h).status_code == 200
     assert c.get(first.split("?")[0] + "?from=abc&pos=-1", headers=h).status_code == 200
+    app.extensions["kb"].insights.flush()
+    with app.extensions["kb"].db.session() as s:
+        assert len(list(s.scalars(select(SearchClick)))) == 1
 
 
 @pytest.mark.parametrize("section", ["search", "helpfulness", "service", "content"])

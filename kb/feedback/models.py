@@ -107,6 +107,8 @@ class SearchLog(Base):
     #: A keyed hash of the session that changes every day: counts distinct searchers, links no one.
     searcher: Mapped[str | None] = mapped_column(String(32))
     clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # results opened from it
+    #: A random reference for the result links' ``?from=``: written in the background, so no id yet.
+    ref: Mapped[str | None] = mapped_column(String(16), index=True, unique=True)
 
 
 class SearchClick(Base):

@@ -43,8 +43,8 @@ class InsightsService:
         self.recorder = Recorder(db, secret, now)
 
     # --- recording ------------------------------------------------------
-    def record_search(self, page: Any, session_key: str | None = None) -> int:
-        """Log a ``SearchPage`` (page 1 of a typed search); returns the search id for its result links."""
+    def record_search(self, page: Any, session_key: str | None = None) -> str:
+        """Log a ``SearchPage`` (page 1 of a typed search); returns its reference for the result links."""
         shown = [h.article for h in page.hits]
         lib = self.library()
         top = lib.articles.get(shown[0]) if shown else None
@@ -54,11 +54,15 @@ class InsightsService:
                            results=page.total, shown=shown, answered=getattr(page, "answered", None))
         return self.recorder.search(rec, session_key)
 
-    def record_click(self, search_id: int, position: int, article: str) -> bool:
-        return self.recorder.click(search_id, position, article)
+    def record_click(self, ref: str, position: int, article: str) -> None:
+        self.recorder.click(ref, position, article)
 
     def record_view(self, article: str) -> None:
         self.recorder.view(article)
+
+    def flush(self) -> None:
+        """Wait until the queued searches, clicks and views are written."""
+        self.recorder.flush()
 
     # --- reading --------------------------------------------------------
     def scope_for(self, actor: Person, department: str | None = None) -> Scope:
@@ -74,6 +78,7 @@ class InsightsService:
     def report(self, actor: Person, section: str, period: Period, department: str | None = None) -> dict[str, Any]:
         """One section's figures (``SECTIONS``) as plain JSON-ready values."""
         scope = self.scope_for(actor, department)
+        self.flush()  # a report includes the searches just made
         lib, now = self.library(), self.now()
         with self.db.session() as s:
             if section == "search":
@@ -94,4 +99,5 @@ class InsightsService:
 
     def prune(self) -> PruneReport:
         """Roll up and delete raw rows older than the retention period (the server runs this daily)."""
+        self.flush()
         return prune(self.db, self.now(), self.retention_days)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, abort, make_response, redirect, render_template, request
 
 from ..config import LANGUAGES
 from ..content.urls import ARTICLE_PREFIX
@@ -79,16 +78,13 @@ def _whole_arg(name: str) -> int | None:
 
 
 def _record_reading(path: str) -> None:
-    """A view (no identity), and the click when the link came from a search (``?from=<id>&pos=N``).
-    A reader still gets the page when the log cannot be written."""
+    """A view (no identity), and the click when the link came from a search (``?from=<ref>&pos=N``).
+    Both are queued: the page never waits for, nor fails with, the log."""
     insights = core().insights
-    try:
-        insights.record_view(path)
-        search_id, position = _whole_arg("from"), _whole_arg("pos")
-        if search_id is not None and position is not None:
-            insights.record_click(search_id, position, path)
-    except SQLAlchemyError as exc:
-        current_app.logger.warning("could not record a view of %s: %s", path, exc)
+    insights.record_view(path)
+    ref, position = request.args.get("from", "")[:20], _whole_arg("pos")
+    if ref and position is not None:
+        insights.record_click(ref, position, path)
 
 
 @bp.get("/lang/<code>")

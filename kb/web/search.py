@@ -42,13 +42,13 @@ def _session_key() -> str:
     return session.setdefault("kb_sid", secrets.token_hex(8))
 
 
-def tracked(url: str | None, search_id: int, position: int) -> str | None:
+def tracked(url: str | None, search_ref: str, position: int) -> str | None:
     """A result link that tells the article page which search and position it was opened from
     (works without JavaScript); the fragment stays last."""
     if url is None:
         return None
     path, hash_, fragment = url.partition("#")
-    return f"{path}{'&' if '?' in path else '?'}from={search_id}&pos={position}{hash_}{fragment}"
+    return f"{path}{'&' if '?' in path else '?'}from={search_ref}&pos={position}{hash_}{fragment}"
 
 
 @bp.get("/search")
@@ -68,9 +68,9 @@ def search_page():  # noqa: ANN201
     state = "results" if page.hits else ("none" if page.has_words else "no-words")
     hits = [hit_record(h, library()) for h in page.hits]
     if page_number == 1 and page.has_words:
-        search_id = core().record_search(page, _session_key())
+        search_ref = core().record_search(page, _session_key())
         for position, hit in enumerate(hits, 1):
-            hit["url"] = tracked(hit["url"], search_id, position)
+            hit["url"] = tracked(hit["url"], search_ref, position)
     gap_department = department or (hits[0]["department"] if hits else None)
     return render_template(
         "search.html", state=state, result=page, hits=hits, pages=page.pages, total=page.total,

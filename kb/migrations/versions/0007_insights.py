@@ -20,7 +20,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column('shown', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('searcher', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('clicks', sa.Integer(), nullable=False, server_default='0'))
+        batch.add_column(sa.Column('ref', sa.String(length=16), nullable=True))
         batch.create_index('ix_search_log_area_at', ['area', 'at'], unique=False)
+        batch.create_index('ix_search_log_ref', ['ref'], unique=True)
     op.create_table(
         'search_clicks',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -90,6 +92,7 @@ def downgrade() -> None:
     for table in ('view_daily', 'search_hours', 'click_daily', 'search_daily', 'article_views', 'search_clicks'):
         op.drop_table(table)
     with op.batch_alter_table('search_log') as batch:
+        batch.drop_index('ix_search_log_ref')
         batch.drop_index('ix_search_log_area_at')
-        for column in ('clicks', 'searcher', 'shown', 'answered', 'area'):
+        for column in ('ref', 'clicks', 'searcher', 'shown', 'answered', 'area'):
             batch.drop_column(column)
