@@ -119,7 +119,7 @@ class SearchClick(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     search_id: Mapped[int] = mapped_column(ForeignKey("search_log.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     article: Mapped[str] = mapped_column(String(500))
     position: Mapped[int] = mapped_column(Integer)
     ms_to_click: Mapped[int] = mapped_column(Integer)

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('search_id', 'position', name='uq_click_per_position'),
     )
+    op.create_index('ix_search_clicks_at', 'search_clicks', ['at'])
     op.create_table(
         'article_views',
         sa.Column('id', sa.Integer(), nullable=False),
