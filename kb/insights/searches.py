@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from ..feedback.models import ClickDaily, Flag, SearchClick, SearchDaily, SearchHours, SearchLog
@@ -75,36 +75,33 @@ def _by(s: Session, period: Period, scope: Scope, grid: list[tuple], index: int,
     return out
 
 
-def query_table(s: Session, period: Period, scope: Scope) -> dict[str, dict[str, int]]:
-    """Per query (case folded): searches, distinct searchers (daily pseudonyms), zero-answer, opened."""
+def query_table(s: Session, period: Period, scope: Scope, min_searchers: int = 0) -> dict[str, dict[str, int]]:
+    """Per query (case folded) typed by at least ``min_searchers`` distinct searchers (daily
+    pseudonyms, so raw days and rolled-up days add up): searches, searchers, zero-answer, opened.
+    The threshold is applied in the database: only the shown queries come back."""
     text = func.lower(SearchLog.query).label("q")
-    # Per (query, searcher) first, then per query: two hash aggregations, where COUNT(DISTINCT) would sort.
+    # Per (query, searcher) first, then per query: hash aggregations, where COUNT(DISTINCT) would sort.
     inner = _raw(select(text, SearchLog.searcher.label("who"), *(c.label(f"c{i}") for i, c in enumerate(_raw_counts()))),
                  period, scope).group_by(text, SearchLog.searcher).subquery()
-    raw = select(inner.c.q, func.sum(inner.c.c0), func.sum(inner.c.c1), func.sum(inner.c.c2), func.sum(inner.c.c3),
-                 func.count(inner.c.who)).group_by(inner.c.q)
+    raw = select(inner.c.q, func.sum(inner.c.c0).label("n"), func.sum(inner.c.c1).label("zero"),
+                 func.sum(inner.c.c2).label("unanswered"), func.sum(inner.c.c3).label("clicked"),
+                 func.count(inner.c.who).label("searchers")).group_by(inner.c.q)
     old_text = func.lower(SearchDaily.query)
-    old = _daily(select(old_text, *_daily_counts(), func.sum(SearchDaily.searchers)), period, scope).group_by(old_text)
-    out: dict[str, dict[str, int]] = {}
-    for rows in (s.execute(raw), s.execute(old)):
-        for query, searches, zero, unanswered, clicked, searchers in rows:
-            row = out.setdefault(query, dict.fromkeys(("searches", "zero", "unanswered", "clicked", "searchers"), 0))
-            for key, value in (("searches", searches), ("zero", zero), ("unanswered", unanswered),
-                               ("clicked", clicked), ("searchers", searchers)):
-                row[key] += int(value or 0)
-    return out
+    old = _daily(select(old_text.label("q"), *(c.label(k) for c, k in zip(_daily_counts(), ("n", "zero", "unanswered", "clicked"), strict=True)),
+                        func.sum(SearchDaily.searchers).label("searchers")), period, scope).group_by(old_text)
+    both = union_all(raw, old).subquery()
+    q = (select(both.c.q, func.sum(both.c.n), func.sum(both.c.zero), func.sum(both.c.unanswered), func.sum(both.c.clicked),
+                func.sum(both.c.searchers)).group_by(both.c.q).having(func.sum(both.c.searchers) >= min_searchers))
+    keys = ("searches", "zero", "unanswered", "clicked", "searchers")
+    return {query: {k: int(v or 0) for k, v in zip(keys, values, strict=True)} for query, *values in s.execute(q)}
 
 
-def shown_queries(table: dict[str, dict[str, int]], min_searchers: int) -> tuple[list[dict], int]:
+def shown_queries(s: Session, period: Period, scope: Scope, min_searchers: int, searches: int) -> tuple[list[dict], int]:
     """The queries whose text may be shown (typed by at least ``min_searchers`` distinct searchers),
     and how many searches the others stand for: they still count in every total."""
-    shown, hidden = [], 0
-    for query, row in table.items():
-        if row["searchers"] >= min_searchers:
-            shown.append({"query": query, **row, "no_click": row["searches"] - row["zero"] - row["clicked"]})
-        else:
-            hidden += row["searches"]
-    return shown, hidden
+    table = query_table(s, period, scope, min_searchers)
+    shown = [{"query": q, **row, "no_click": row["searches"] - row["zero"] - row["clicked"]} for q, row in table.items()]
+    return shown, searches - sum(r["searches"] for r in shown)
 
 
 def _top(rows: list[dict], key: str) -> list[dict]:
@@ -137,7 +134,7 @@ def search_heatmap(s: Session, period: Period, scope: Scope, grid_rows: list[tup
 def search_report(s: Session, period: Period, scope: Scope, min_searchers: int) -> dict[str, Any]:
     grid = _raw_grid(s, period, scope)
     totals = _totals(s, period, scope, grid)
-    rows, hidden = shown_queries(query_table(s, period, scope), min_searchers)
+    rows, hidden = shown_queries(s, period, scope, min_searchers, totals["searches"])
     positions = click_positions(s, period, scope)
     clicks = sum(positions.values())
     per_day = _by(s, period, scope, grid, 0, SearchDaily.day)
