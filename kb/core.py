@@ -129,7 +129,15 @@ class KB:
         secret = cfg.secret_key or secrets.token_hex(32)
         return InsightsService(self.db, lambda: self.library, secret=lambda: secret,
                                retention_days=cfg.log_retention_days, min_searchers=cfg.insights_min_searchers,
-                               review_days=cfg.default_review_days, now=utcnow)
+                               review_days=cfg.default_review_days, now=utcnow, encoder=self._multilingual_encoder)
+
+    def _multilingual_encoder(self) -> Callable:
+        """``encode`` of the first configured embedder that reads every language (USE by default)."""
+        for spec in self.config.embedder_specs:
+            model = self.models.get(spec)
+            if model.languages is None:
+                return model.encode
+        raise RuntimeError("no multilingual embedder is configured (KB_EMBEDDERS): the gap radar needs one")
 
     def start_insights_pruner(self, log: Callable[[str], None]) -> None:
         """Roll up and delete raw search and view rows past KB_LOG_RETENTION_DAYS, daily, in a background thread."""

@@ -16,7 +16,7 @@ from .conftest import require_browser, sqlite_url
 
 pytestmark = pytest.mark.browser
 OWNER, ADMIN, EMPLOYEE = "mei.lin@meridian.example", "boss@meridian.example", "e@meridian.example"
-SECTIONS = ("search", "helpfulness", "service", "content")
+SECTIONS = ("search", "gaps", "helpfulness", "service", "content")
 
 
 @pytest.fixture(scope="module")

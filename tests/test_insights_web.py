@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -35,14 +36,12 @@ def search_app(tmp_path, bundled_index, models):
 
 
 @pytest.fixture
-def app(tmp_path):
-    """Without a search index: the insights pages read only the database and the articles."""
-    return make_app(tmp_path, tmp_path / "no-index")
+def app(tmp_path, models):
+    """Without a search index: the insights pages read only the database, the articles (and USE)."""
+    return make_app(tmp_path, tmp_path / "no-index", models)
 
 
 def log_search(app, query):
-    from types import SimpleNamespace
-
     page = SimpleNamespace(query=query, language="en", department=None, total=1, answered=None,
                            hits=[SimpleNamespace(article="payroll/pay-schedule.md")])
     return app.extensions["kb"].insights.record_search(page, "session-1")
@@ -80,7 +79,7 @@ def test_result_links_carry_the_search_and_the_article_page_records_the_click(se
         assert len(list(s.scalars(select(SearchClick)))) == 1
 
 
-@pytest.mark.parametrize("section", ["search", "helpfulness", "service", "content"])
+@pytest.mark.parametrize("section", ["search", "gaps", "helpfulness", "service", "content"])
 def test_owner_and_admin_see_each_page_employee_gets_403(app, section):
     c = app.test_client()
     log_search(app, "payday")
@@ -136,6 +135,30 @@ def test_pages_are_translated(app, lang, word):
                    reason="outdated", content_hash="h"))
     c = app.test_client()
     c.set_cookie("kb_lang", lang)
-    for section in ("search", "helpfulness", "service", "content"):
+    for section in ("search", "gaps", "helpfulness", "service", "content"):
         resp = c.get(f"/insights/{section}", headers=as_user(ADMIN))
         assert resp.status_code == 200 and word in resp.get_data(as_text=True), section
+
+
+def test_gap_radar_opens_a_gap_flag_in_one_click(app):
+    from kb.feedback.models import Flag
+
+    for i in range(3):
+        page = SimpleNamespace(query="dental implants coverage", language="en", department=None, total=0, answered=False, hits=[])
+        app.extensions["kb"].insights.record_search(page, f"s{i}")
+    c = app.test_client()
+    html = c.get("/insights/gaps", headers=as_user(ADMIN)).get_data(as_text=True)
+    assert "dental implants coverage" in html
+    form = re.search(r'<form method="post" action="/insights/gaps/flag">(.*?)</form>', html, re.S).group(1)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    assert fields["department"] and fields["query"] == "dental implants coverage"
+    assert c.post("/insights/gaps/flag", headers=as_user(ADMIN), data={**fields, "csrf_token": "forged"}).status_code == 400
+    resp = c.post("/insights/gaps/flag", headers=as_user(ADMIN), data=fields)
+    assert resp.status_code == 302 and "/admin/flags/" in resp.headers["Location"]
+    with app.extensions["kb"].db.session() as s:
+        flag = s.scalar(select(Flag))
+        assert (flag.kind, flag.department, flag.query, flag.reporter) == ("gap", fields["department"], "dental implants coverage", ADMIN)
+        assert "3 failed searches" in flag.comment
+    assert c.post("/insights/gaps/flag", headers=as_user("e@meridian.example"), data=fields).status_code == 403
+    bad = c.post("/insights/gaps/flag", headers=as_user(ADMIN), data={**fields, "department": "nope"})
+    assert bad.status_code == 302 and bad.headers["Location"].endswith("/insights/gaps")

@@ -38,9 +38,10 @@ def insights(ctx: click.Context, department: str | None, days: int, as_json: boo
             if table.chart == "heatmap" or not table.rows:
                 continue
             click.echo(f"\n{name}: {table.title}")
-            click.echo("  " + " | ".join(c.label for c in table.columns))
+            columns = [c for c in table.columns if c.fmt != "gapflag"]
+            click.echo("  " + " | ".join(c.label for c in columns))
             for row in table.rows[:10]:
-                click.echo("  " + " | ".join(_cell(row, c.key) for c in table.columns))
+                click.echo("  " + " | ".join(_cell(row, c.key) for c in columns))
 
 
 def _cell(row: dict, key: str) -> str:

@@ -12,6 +12,7 @@ from ..feedback.db import Database
 from ..feedback.errors import PermissionDeniedError
 from ..feedback.identity import Person
 from .content_health import content_report
+from .gaps import Encode, gap_report
 from .helpfulness import helpfulness_report
 from .period import Period, Scope
 from .recording import Recorder, SearchRecord
@@ -19,7 +20,7 @@ from .retention import PruneReport, prune
 from .searches import search_report
 from .service_metrics import service_report
 
-SECTIONS = ("search", "helpfulness", "service", "content")
+SECTIONS = ("search", "gaps", "helpfulness", "service", "content")
 
 
 class InsightsService:
@@ -33,7 +34,9 @@ class InsightsService:
         min_searchers: int,
         review_days: int,
         now: Callable[[], datetime],
+        encoder: Callable[[], Encode] | None = None,
     ) -> None:
+        """``encoder``: the multilingual embedder's ``encode``, loaded on first use (the gap radar)."""
         self.db = db
         self.library = library
         self.retention_days = retention_days
@@ -41,6 +44,8 @@ class InsightsService:
         self.review_days = review_days
         self.now = now
         self.recorder = Recorder(db, secret, now)
+        self.encoder = encoder
+        self._articles: tuple[int, list[str], Any] | None = None
 
     # --- recording ------------------------------------------------------
     def record_search(self, page: Any, session_key: str | None = None) -> str:
@@ -83,6 +88,8 @@ class InsightsService:
         with self.db.session() as s:
             if section == "search":
                 body = search_report(s, period, scope, self.min_searchers)
+            elif section == "gaps":
+                body = self._gaps(s, period, scope, lib)
             elif section == "helpfulness":
                 body = helpfulness_report(s, period, scope, lib)
             elif section == "service":
@@ -93,6 +100,21 @@ class InsightsService:
                 raise KeyError(section)
         deps = None if scope.departments is None else sorted(scope.departments)
         return {"section": section, "period": period.as_dict(), "scope": deps, **body}
+
+    def _gaps(self, s: Any, period: Period, scope: Scope, lib: Library) -> dict[str, Any]:
+        if self.encoder is None:
+            return {"groups": [], "failed_queries": 0, "grouped_queries": 0, "min_searchers": self.min_searchers}
+        encode = self.encoder()
+
+        def article_vectors() -> tuple[list[str], Any]:
+            # The articles' titles and summaries, encoded once per loaded library.
+            if self._articles is None or self._articles[0] != id(lib):
+                paths = sorted(lib.articles)
+                texts = [f"{lib.articles[p].title}. {lib.articles[p].summary}" for p in paths]
+                self._articles = (id(lib), paths, encode(texts))
+            return self._articles[1], self._articles[2]
+
+        return gap_report(s, period, scope, lib, encode, article_vectors, self.min_searchers)
 
     def overview(self, actor: Person, period: Period, department: str | None = None) -> dict[str, Any]:
         return {name: self.report(actor, name, period, department) for name in SECTIONS}

@@ -72,6 +72,19 @@ def search_tables(r: dict) -> list[Table]:
     ]
 
 
+def gap_tables(r: dict) -> list[Table]:
+    columns = [Column("examples", N_("Example queries"), "text"), Column("searches", N_("Failed searches")),
+               Column("reports", N_("\u201cDidn't find\u201d reports")), Column("queries", N_("Different queries")),
+               Column("languages", N_("Languages"), "text"), Column("department", N_("Likely department"), "text"),
+               Column("flag", N_("Action"), "gapflag")]
+    rows = [{**g, "examples": "; ".join(g["examples"]), "languages": ", ".join(g["languages"]),
+             "flag": {"department": g["department"], "query": g["examples"][0] if g["examples"] else "",
+                      "searches": g["searches"], "languages": ", ".join(g["languages"])}}
+            for g in r["groups"]]
+    return [Table("groups", N_("Failed searches grouped by meaning"), columns, rows,
+                  note=N_("Zero answers, not answered, nothing opened, and \u201cdidn't find\u201d reports, across languages."))]
+
+
 def helpfulness_tables(r: dict) -> list[Table]:
     article = [Column("title", N_("Article"), "article"), Column("department", N_("Department"), "text")]
     return [
@@ -118,7 +131,7 @@ def content_tables(r: dict) -> list[Table]:
     ]
 
 
-TABLES = {"search": search_tables, "helpfulness": helpfulness_tables, "service": service_tables, "content": content_tables}
+TABLES = {"search": search_tables, "gaps": gap_tables, "helpfulness": helpfulness_tables, "service": service_tables, "content": content_tables}
 
 
 def tables_for(report: dict) -> list[Table]:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from ..feedback import PermissionDeniedError, Person
+from ..feedback import FeedbackError, PermissionDeniedError, Person
 from ..insights import SECTIONS
 from ..insights.period import PRESET_DAYS, period_from
 from ..insights.tables import WEEKDAYS, tables_for
 from . import core
 from .admin import _spreadsheet_safe
+from .feedback import error_message
 from .security import current_person
 
 bp = Blueprint("insights", __name__)
@@ -76,15 +77,36 @@ def api(section: str) -> ResponseReturnValue:
     return page(section + ".json")
 
 
+@bp.post("/insights/gaps/flag")
+def gap_flag() -> ResponseReturnValue:
+    """The gap radar's one click: a gap flag for the group's likely department, routed like any other."""
+    person = _person()
+    form = request.form
+    searches = form.get("searches", "")
+    comment = _("Opened from the gap radar: %(num)s failed searches (%(languages)s).",
+                num=searches if searches.isascii() and searches.isdigit() else "?", languages=form.get("languages", "")[:60])
+    try:
+        receipt = core().feedback.flag_gap(reporter=person.email, query=form.get("query", ""),
+                                           department=form.get("department", ""), comment=comment)
+    except FeedbackError as exc:
+        flash(error_message(exc), "error")
+        return redirect(url_for("insights.page", name="gaps"))
+    flash(_("Gap flag #%(id)s opened for %(department)s.", id=receipt.flag_id, department=receipt.department.name), "success")
+    if person.can_triage(receipt.department.id):
+        return redirect(url_for("admin.flag_detail", flag_id=receipt.flag_id))
+    return redirect(url_for("insights.page", name="gaps"))
+
+
 def _csv(report: dict) -> Response:
     """Every table of the section, one after another, each under its name (spreadsheet-safe cells)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     for table in tables_for(report):
+        columns = [c for c in table.columns if c.fmt != "gapflag"]  # a form, not a figure
         writer.writerow([table.name])
-        writer.writerow([c.label for c in table.columns])
+        writer.writerow([c.label for c in columns])
         for row in table.rows:
-            writer.writerow([_spreadsheet_safe(row.get(c.key)) for c in table.columns])
+            writer.writerow([_spreadsheet_safe(row.get(c.key)) for c in columns])
         writer.writerow([])
     name = f"kb-insights-{report['section']}-{report['period']['start']}-{report['period']['end']}.csv"
     return Response(buf.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
