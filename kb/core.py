@@ -119,7 +119,8 @@ class KB:
 
     @cached_property
     def feedback(self) -> FeedbackService:
-        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels)
+        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels,
+                               rate_link=lambda flag_id: self.urls.absolute("/rate/" + self.insights.rating_token(flag_id)))
 
     @cached_property
     def insights(self) -> InsightsService:

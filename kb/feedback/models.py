@@ -176,6 +176,19 @@ class SearchHours(Base):
     searches: Mapped[int] = mapped_column(Integer)
 
 
+class FlagRating(Base):
+    """How the reporter rated the handling of their resolved flag (1-5); the latest rating counts."""
+
+    __tablename__ = "flag_ratings"
+    __table_args__ = (UniqueConstraint("flag_id", name="uq_rating_per_flag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"))
+    department: Mapped[str] = mapped_column(String(100))
+    score: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ViewDaily(Base):
     """Article views older than the retention period, per day."""
 

@@ -65,8 +65,11 @@ class FeedbackService:
         urls: SiteUrls,
         channels: Channels,
         now: Callable[[], datetime] = utcnow,
+        rate_link: Callable[[int], str] | None = None,
     ) -> None:
+        """``rate_link(flag id)``: the reporter's signed link to rate a resolution (insights)."""
         self.db = db
+        self.rate_link = rate_link
         self.library = library  # called per use: the content reloads while the site runs
         self.urls = urls
         self.channels = channels
@@ -326,7 +329,8 @@ class FeedbackService:
             flag.closed_at = None  # reopened (or still open)
         self._event(s, flag, actor, step.name, {"from": before, "to": step.target, "note": note, **detail})
         if step.target == "resolved":
-            notice = resolution_notice(flag, self._department(flag.department), self.urls)
+            rate_url = self.rate_link(flag.id) if self.rate_link else None
+            notice = resolution_notice(flag, self._department(flag.department), self.urls, rate_url)
             if notice is not None:
                 self._enqueue(s, self.channels.for_person(notice, flag.reporter))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..content import Library
 from ..feedback.db import Database
-from ..feedback.errors import PermissionDeniedError
+from ..feedback.errors import NotFoundError, PermissionDeniedError
 from ..feedback.identity import Person
 from .content_health import content_report
 from .gaps import Encode, gap_report
@@ -17,6 +17,7 @@ from .helpfulness import helpfulness_report
 from .period import Period, Scope
 from .recording import Recorder, SearchRecord
 from .retention import PruneReport, prune
+from .satisfaction import flag_of_token, rate, rating_token, satisfaction_report
 from .searches import search_report
 from .service_metrics import service_report
 
@@ -44,6 +45,7 @@ class InsightsService:
         self.review_days = review_days
         self.now = now
         self.recorder = Recorder(db, secret, now)
+        self.secret = secret
         self.encoder = encoder
         self._articles: tuple[int, list[str], Any] | None = None
 
@@ -93,7 +95,7 @@ class InsightsService:
             elif section == "helpfulness":
                 body = helpfulness_report(s, period, scope, lib)
             elif section == "service":
-                body = service_report(s, period, scope, now)
+                body = {**service_report(s, period, scope, now), "satisfaction": satisfaction_report(s, period, scope)}
             elif section == "content":
                 body = content_report(s, period, scope, lib, now.date(), self.review_days)
             else:
@@ -118,6 +120,22 @@ class InsightsService:
 
     def overview(self, actor: Person, period: Period, department: str | None = None) -> dict[str, Any]:
         return {name: self.report(actor, name, period, department) for name in SECTIONS}
+
+    # --- satisfaction ---------------------------------------------------
+    def rating_token(self, flag_id: int) -> str:
+        """The signed part of the resolution email's rating links."""
+        return rating_token(self.secret(), flag_id)
+
+    def flag_for_token(self, token: str) -> int | None:
+        return flag_of_token(self.secret(), token)
+
+    def rate_by_token(self, token: str, score: int) -> int:
+        """A rating from the email's link; returns the flag id. NotFoundError for a bad link."""
+        flag_id = flag_of_token(self.secret(), token)
+        if flag_id is None:
+            raise NotFoundError("not_found", "this rating link is not valid")
+        rate(self.db, flag_id, score, self.now())
+        return flag_id
 
     def prune(self) -> PruneReport:
         """Roll up and delete raw rows older than the retention period (the server runs this daily)."""

@@ -108,8 +108,15 @@ def service_tables(r: dict) -> list[Table]:
              "resolve_p90": v["resolve"]["p90_hours"], "within_target_share": v["within_target_share"],
              "open": v["open"], "overdue": v["overdue"]} for d, v in r["departments"].items()]
     weeks = [{"week": w, "received": c.get("received", 0), "resolved": c.get("resolved", 0)} for w, c in r["by_week"].items()]
+    score_columns = [Column("ratings", N_("Ratings")), Column("mean", N_("Mean (1-5)"), "text")] + [
+        Column(f"score_{k}", str(k)) for k in range(1, 6)]
+    sat = r.get("satisfaction", {"departments": {}, "by_month": []})
     return [
         Table("departments", N_("Flags per department"), columns, rows),
+        Table("satisfaction", N_("Satisfaction with the handling"), [Column("department", N_("Department"), "text")] + score_columns,
+              [{"department": d, **v} for d, v in sat["departments"].items()]),
+        Table("satisfaction_by_month", N_("Satisfaction by month"), [Column("department", N_("Department"), "text"),
+              Column("month", N_("Month"), "text")] + score_columns, sat["by_month"]),
         Table("by_week", N_("By week"), [Column("week", N_("Week"), "text"), Column("received", N_("Received")),
                                          Column("resolved", N_("Resolved"))], weeks, chart="bars"),
         heatmap("heatmap", N_("Flags by weekday and hour"), r["heatmap"]),

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from ..feedback import FeedbackError, PermissionDeniedError, Person
+from ..feedback import FeedbackError, NotFoundError, PermissionDeniedError, Person
 from ..insights import SECTIONS
 from ..insights.period import PRESET_DAYS, period_from
 from ..insights.tables import WEEKDAYS, tables_for
@@ -95,6 +95,23 @@ def gap_flag() -> ResponseReturnValue:
     if person.can_triage(receipt.department.id):
         return redirect(url_for("admin.flag_detail", flag_id=receipt.flag_id))
     return redirect(url_for("insights.page", name="gaps"))
+
+
+@bp.route("/rate/<token>", methods=["GET", "POST"])
+def rate(token: str) -> ResponseReturnValue:
+    """The reporter rates how their resolved flag was handled: one click on a link of the email
+    (the signed token is the permission), or a button here (a form, with CSRF) to change it."""
+    raw = (request.form if request.method == "POST" else request.args).get("score", "")
+    score = int(raw) if raw.isascii() and raw.isdigit() and len(raw) == 1 else None
+    if raw and score not in range(1, 6):
+        abort(400, description=_("A rating is a whole number from 1 to 5."))
+    try:
+        flag_id = core().insights.rate_by_token(token, score) if score else core().insights.flag_for_token(token)
+    except NotFoundError:
+        flag_id = None
+    if flag_id is None:
+        abort(404)
+    return render_template("rate.html", token=token, score=score, flag_id=flag_id)
 
 
 def _csv(report: dict) -> Response:

@@ -79,6 +79,16 @@ def upgrade() -> None:
     )
     op.create_index('ix_search_hours_day', 'search_hours', ['day'])
     op.create_table(
+        'flag_ratings',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('flag_id', sa.Integer(), sa.ForeignKey('flags.id'), nullable=False),
+        sa.Column('department', sa.String(length=100), nullable=False),
+        sa.Column('score', sa.Integer(), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('flag_id', name='uq_rating_per_flag'),
+    )
+    op.create_table(
         'view_daily',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('day', sa.Date(), nullable=False),
@@ -90,7 +100,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ('view_daily', 'search_hours', 'click_daily', 'search_daily', 'article_views', 'search_clicks'):
+    for table in ('view_daily', 'flag_ratings', 'search_hours', 'click_daily', 'search_daily', 'article_views', 'search_clicks'):
         op.drop_table(table)
     with op.batch_alter_table('search_log') as batch:
         batch.drop_index('ix_search_log_ref')
