@@ -33,7 +33,8 @@ from .feedback.db import check_schema
 from .feedback.docs_as_code import Closure, close_from_git
 from .feedback.models import utcnow
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
-from .insights import InsightsService
+from .insights import InsightsService, PruneReport
+from .insights.digest import queue_digests
 from .insights.retention import start_pruner
 
 
@@ -140,9 +141,22 @@ class KB:
                 return model.encode
         raise RuntimeError("no multilingual embedder is configured (KB_EMBEDDERS): the gap radar needs one")
 
+    def queue_digests(self) -> int:
+        """Queue last week's digest for each department that lists notification targets (once per week)."""
+        deps = list(self.library.departments.values())
+        return queue_digests(self.insights, self.channels, deps, self.urls, utcnow())
+
     def start_insights_pruner(self, log: Callable[[str], None]) -> None:
-        """Roll up and delete raw search and view rows past KB_LOG_RETENTION_DAYS, daily, in a background thread."""
-        start_pruner(self.insights.prune, log)
+        """Daily, in a background thread: roll up and delete raw search and view rows past
+        KB_LOG_RETENTION_DAYS, and queue the weekly digests not queued yet."""
+
+        def daily() -> PruneReport:
+            report = self.insights.prune()
+            if queued := self.queue_digests():
+                log(f"insights: queued {queued} weekly digest messages")
+            return report
+
+        start_pruner(daily, log)
 
     def deliver_outbox(self) -> DeliveryReport:
         """Send the notifications that are due, once."""

@@ -60,3 +60,10 @@ def prune() -> None:
     report = kb.insights.prune()
     click.echo(f"rolled up and deleted {report.searches} searches, {report.clicks} clicks and {report.views} views "
                f"from before {report.cutoff:%Y-%m-%d}")
+
+
+@insights.command("digest")
+def digest() -> None:
+    """Queue last week's digest email for each department (a department gets one per week)."""
+    kb = make_kb()
+    click.echo(f"queued {kb.queue_digests()} digest messages (send them with kb outbox deliver)")
