@@ -112,8 +112,7 @@ class Writer:
         try:
             with self.db.session() as s:
                 for write in batch:
-                    write(s)
-                    s.flush()  # a click in the same batch finds its search
+                    write(s)  # a click's query autoflushes the searches before it: it finds its search
         except Exception as exc:  # one bad row must not lose the batch: retry each alone
             if len(batch) == 1:
                 log.warning("insights: could not write a row: %s", exc)
