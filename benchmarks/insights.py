@@ -108,7 +108,7 @@ def main() -> None:
         for days in (30, 90):
             period = Period.last(days, today)
             for who, person in (("admin", admin), ("owner", owner)):
-                for section in SECTIONS:
+                for section in (s for s in SECTIONS if s != "gaps"):  # the gap radar needs USE: not timed here
                     seconds = best(lambda: svc.report(person, section, period))  # noqa: B023
                     print(f"{section:12} {who:5} last {days:2} days: {seconds * 1000:7.1f} ms")
         svc.flush()
