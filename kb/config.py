@@ -101,6 +101,10 @@ class Config:
 
     #: KB_SEARCH_LIMIT: searches (page and API) allowed per client address.
     search_limit: str = "120/minute"
+    #: KB_LOG_RETENTION_DAYS: raw search and view rows older than this are rolled up per day and deleted.
+    log_retention_days: int = 180
+    #: KB_INSIGHTS_MIN_SEARCHERS: a query's text is shown in reports only when this many distinct searchers typed it.
+    insights_min_searchers: int = 3
     #: KB_WEBHOOK_ALLOW: comma-separated hosts a webhook may call over plain http (otherwise https only).
     webhook_allow: str = ""
 

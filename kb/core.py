@@ -8,6 +8,7 @@ app that never searches never loads a model.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cached_property
@@ -31,7 +32,11 @@ from .feedback import Channels, Database, FeedbackService, SchemaOutdatedError
 from .feedback.db import check_schema
 from .feedback.docs_as_code import Closure, close_from_git
 from .feedback.due import calendar_problems
+from .feedback.models import utcnow
 from .feedback.outbox import DeliveryReport, deliver_due, start_worker
+from .insights import InsightsService, PruneReport
+from .insights.digest import queue_digests
+from .insights.retention import start_pruner
 
 
 class KB:
@@ -90,8 +95,11 @@ class KB:
         return SearchService(self.index, on_search=self._record_search)
 
     def _record_search(self, page: SearchPage) -> None:
-        top = page.hits[0].article if page.hits else None
-        self.feedback.record_search(page.query, page.language, page.department, page.total, top)
+        self.insights.record_search(page)
+
+    def record_search(self, page: SearchPage, session_key: str | None) -> str:
+        """Log a search typed in a browser session; returns its reference for the result links' ``?from=``."""
+        return self.insights.record_search(page, session_key)
 
     def warm_up(self) -> None:
         """Load the models and the index now, not on the first employee's query."""
@@ -127,7 +135,43 @@ class KB:
 
     @cached_property
     def feedback(self) -> FeedbackService:
-        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels, admins=self.config.admin_emails)
+        return FeedbackService(self.db, lambda: self.library, self.urls, self.channels, admins=self.config.admin_emails,
+                               rate_link=lambda flag_id: self.urls.absolute("/rate/" + self.insights.rating_token(flag_id)))
+
+    @cached_property
+    def insights(self) -> InsightsService:
+        """What was searched, found, rated and waited for, per department; and its recording."""
+        cfg = self.config
+        # Without KB_SECRET_KEY (dev mode) the day's searcher pseudonyms last as long as the process.
+        secret = cfg.secret_key or secrets.token_hex(32)
+        return InsightsService(self.db, lambda: self.library, secret=lambda: secret,
+                               retention_days=cfg.log_retention_days, min_searchers=cfg.insights_min_searchers,
+                               review_days=cfg.default_review_days, now=utcnow, encoder=self._multilingual_encoder)
+
+    def _multilingual_encoder(self) -> Callable:
+        """``encode`` of the first configured embedder that reads every language (USE by default)."""
+        for spec in self.config.embedder_specs:
+            model = self.models.get(spec)
+            if model.languages is None:
+                return model.encode
+        raise RuntimeError("no multilingual embedder is configured (KB_EMBEDDERS): the gap radar needs one")
+
+    def queue_digests(self) -> int:
+        """Queue last week's digest for each department that lists notification targets (once per week)."""
+        deps = list(self.library.departments.values())
+        return queue_digests(self.insights, self.channels, deps, self.urls, utcnow())
+
+    def start_insights_pruner(self, log: Callable[[str], None]) -> None:
+        """Daily, in a background thread: roll up and delete raw search and view rows past
+        KB_LOG_RETENTION_DAYS, and queue the weekly digests not queued yet."""
+
+        def daily() -> PruneReport:
+            report = self.insights.prune()
+            if queued := self.queue_digests():
+                log(f"insights: queued {queued} weekly digest messages")
+            return report
+
+        start_pruner(daily, log)
 
     def deliver_outbox(self, owner: str | None = None, limit: int = 50) -> DeliveryReport:
         """Send up to ``limit`` notifications that are due (safe from any number of processes)."""

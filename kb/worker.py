@@ -42,7 +42,19 @@ def _digests(kb: KB, day: date) -> str | None:
     return f"digests queued: {len(report.sent)}" if report.sent else None
 
 
+def _insights_prune(kb: KB, day: date) -> str | None:
+    report = kb.insights.prune()
+    return f"insights: rolled up {report.searches} searches, {report.views} views" if report.searches or report.views else None
+
+
+def _weekly_digests(kb: KB, day: date) -> str | None:
+    queued = kb.queue_digests()  # keyed by department and ISO week: once a week however often it runs
+    return f"insights: queued {queued} weekly digest messages" if queued else None
+
+
 register_daily("digest", _digests)
+register_daily("insights-prune", _insights_prune)
+register_daily("insights-digest", _weekly_digests)
 
 
 @dataclass

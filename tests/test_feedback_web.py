@@ -139,6 +139,7 @@ def test_gap_flag_from_search_page_and_searches_are_recorded(make_app):
                                                     "department": "benefits", "comment": "Nothing about implants"})
     assert resp.status_code == 302
     c.get("/search?q=zzzqqqxxyyzz", headers=h)
+    app.extensions["kb"].insights.flush()  # searches are logged by a background writer
     with app.extensions["kb"].db.session() as s:
         flag = s.scalar(select(Flag).where(Flag.kind == "gap"))
         assert (flag.query, flag.department) == ("dental implants coverage", "benefits")
@@ -471,6 +472,7 @@ def test_the_audit_history_is_append_only(make_app):
     assert after[: len(before)] == before and len(after) == len(before) + 4  # only ever appended
     # No route of the application writes to the history other than through these actions.
     writers = {r.rule for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}}
+    # The gap radar's button opens a flag (append-only like any); a rating is its own table.
     assert writers == {"/feedback/article", "/feedback/gap", "/admin/flags/bulk", "/admin/flags/<int:flag_id>", "/dev/switch",
-                       "/me/requests/<flag_id>",
+                       "/me/requests/<flag_id>", "/insights/gaps/flag", "/rate/<token>",
                        "/admin/outbox/<int:message_id>/retry"}  # the outbox's retry touches no history

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kb import KB, create_app
@@ -20,7 +22,8 @@ def test_results_page_has_snippets_and_deep_links(search_app):
     body = search_app.test_client().get("/search?q=how+long+do+I+have+to+submit+expenses").get_data(as_text=True)
     assert 'class="results"' in body
     assert "<mark>" in body
-    assert 'href="/a/finance/expense-policy#' in body  # straight to the section
+    # Straight to the section, telling the article page which search and position it came from.
+    assert re.search(r'href="/a/finance/expense-policy\?from=[\w-]{12}&amp;pos=\d+#', body)
     assert "Finance" in body  # department shown
 
 

@@ -26,7 +26,8 @@ def test_daily_jobs_run_once_a_day_each_and_a_failing_one_does_not_stop_the_rest
     import kb.worker as worker_module
 
     assert set(worker_module.DAILY_JOBS) == {"digest", "broken", "rollup"} and "broken" not in DAILY_JOBS
-    assert "digest" in DAILY_JOBS  # the real registry: the overdue digest runs daily in kb worker
+    # The real registry: kb worker runs the overdue digest, the log roll-up and the weekly digest daily.
+    assert {"digest", "insights-prune", "insights-digest"} <= set(DAILY_JOBS)
     clock = [datetime(2026, 12, 2, 8, tzinfo=UTC)]
     said = []
     job = Worker(KB(Config(database_url=sqlite_url(tmp_path))), index=False, clock=lambda: clock[0], say=said.append)

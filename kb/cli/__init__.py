@@ -9,13 +9,14 @@
     kb outbox deliver   send due notifications
     kb worker           notifications, daily jobs, index refresh (production)
     kb outbox digest    queue the daily overdue digest for each department (cron)
+    kb insights         search, helpfulness, service and content figures (kb insights prune: retention)
 """
 
 from __future__ import annotations
 
 import click
 
-from . import check, database, search, serve, worker
+from . import check, database, insights, search, serve, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +26,7 @@ def main() -> None:
 
 
 for command in (serve.serve, check.check, search.index, search.search, search.eval_cmd, database.db, database.outbox,
-                worker.worker):
+                worker.worker, insights.insights):
     main.add_command(command)
 
 __all__ = ["main"]

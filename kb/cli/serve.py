@@ -103,6 +103,7 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
         kb.watch_articles(log=_log)
         _log("watching the articles dir; edits are reindexed within seconds")
     kb.start_outbox_worker(log=_log)
+    kb.start_insights_pruner(log=_log)
     _log(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
     from werkzeug.serving import run_simple
 

@@ -118,6 +118,7 @@ class SearchLog(Base):
     """Every search, without who searched: for zero-result and success rates."""
 
     __tablename__ = "search_log"
+    __table_args__ = (Index("ix_search_log_area_at", "area", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -126,6 +127,104 @@ class SearchLog(Base):
     department: Mapped[str | None] = mapped_column(String(100))
     results: Mapped[int] = mapped_column(Integer)
     top_article: Mapped[str | None] = mapped_column(String(500))
+    #: The department the search is about: its filter, else the top result's (what owners see).
+    area: Mapped[str | None] = mapped_column(String(100))
+    answered: Mapped[bool | None] = mapped_column(Boolean)  # the search's own verdict, where it gives one
+    shown: Mapped[list | None] = mapped_column(JSON)  # article ids of page 1, in order (position = index + 1)
+    #: A keyed hash of the session that changes every day: counts distinct searchers, links no one.
+    searcher: Mapped[str | None] = mapped_column(String(32))
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # results opened from it
+    #: A random reference for the result links' ``?from=``: written in the background, so no id yet.
+    ref: Mapped[str | None] = mapped_column(String(16), index=True, unique=True)
+
+
+class SearchClick(Base):
+    """A result opened from a search (``?from=<search>&pos=N`` on the result link)."""
+
+    __tablename__ = "search_clicks"
+    __table_args__ = (UniqueConstraint("search_id", "position", name="uq_click_per_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("search_log.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    article: Mapped[str] = mapped_column(String(500))
+    position: Mapped[int] = mapped_column(Integer)
+    ms_to_click: Mapped[int] = mapped_column(Integer)
+
+
+class ArticleView(Base):
+    """One article page shown, without who read it."""
+
+    __tablename__ = "article_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    article: Mapped[str] = mapped_column(String(500))
+
+
+class SearchDaily(Base):
+    """Searches older than the retention period, rolled up per day, department, language and query."""
+
+    __tablename__ = "search_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    area: Mapped[str | None] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(8))
+    query: Mapped[str] = mapped_column(String(QUERY_MAX))
+    searches: Mapped[int] = mapped_column(Integer)
+    zero: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    clicked: Mapped[int] = mapped_column(Integer)
+    searchers: Mapped[int] = mapped_column(Integer)  # distinct daily hashes: what k-anonymity counts
+
+
+class ClickDaily(Base):
+    """Clicks older than the retention period, per day, department and result position."""
+
+    __tablename__ = "click_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    area: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    clicks: Mapped[int] = mapped_column(Integer)
+
+
+class SearchHours(Base):
+    """Searches older than the retention period per day, department and UTC hour: the peak-hours heatmap."""
+
+    __tablename__ = "search_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    area: Mapped[str | None] = mapped_column(String(100))
+    hour: Mapped[int] = mapped_column(Integer)
+    searches: Mapped[int] = mapped_column(Integer)
+
+
+class FlagRating(Base):
+    """How the reporter rated the handling of their resolved flag (1-5); the latest rating counts."""
+
+    __tablename__ = "flag_ratings"
+    __table_args__ = (UniqueConstraint("flag_id", name="uq_rating_per_flag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"))
+    department: Mapped[str] = mapped_column(String(100))
+    score: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ViewDaily(Base):
+    """Article views older than the retention period, per day."""
+
+    __tablename__ = "view_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    article: Mapped[str] = mapped_column(String(500))
+    views: Mapped[int] = mapped_column(Integer)
 
 
 class ExportLog(Base):

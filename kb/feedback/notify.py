@@ -30,8 +30,9 @@ def flag_notice(flag: Flag, dep: Department | None, title: str, urls: SiteUrls) 
     return Notice(f"flag-{flag.id}-created", subject, "\n".join(lines))
 
 
-def resolution_notice(flag: Flag, dep: Department | None, urls: SiteUrls) -> Notice | None:
-    """Tell the employee who asked that their flag was resolved (None: they did not ask)."""
+def resolution_notice(flag: Flag, dep: Department | None, urls: SiteUrls, rate_url: str | None = None) -> Notice | None:
+    """Tell the employee who asked that their flag was resolved (None: they did not ask);
+    ``rate_url``: their signed link to rate the handling (one click per score)."""
     if not (flag.reporter and flag.notify_reporter):
         return None
     name = dep.name if dep else flag.department
@@ -41,6 +42,9 @@ def resolution_notice(flag: Flag, dep: Department | None, urls: SiteUrls) -> Not
         lines += ["", flag.resolution_note]
     if flag.article:
         lines += ["", urls.article(flag.article)]
+    if rate_url:
+        lines += ["", "How well did we handle it? One click rates it (1 = poorly, 5 = very well):"]
+        lines += [f"  {n}: {rate_url}?score={n}" for n in range(1, 6)]
     lines += ["", "Thank you for telling us."]
     # One per resolution (the event count), even if it is reopened and resolved again later.
     return Notice(f"flag-{flag.id}-resolved-{len(flag.events)}", f"[kb] Fixed: {what}", "\n".join(lines))

@@ -69,9 +69,12 @@ class FeedbackService(Conversations, TriageMixin, DeliveryMixin, DigestMixin):
         channels: Channels,
         now: Callable[[], datetime] = utcnow,
         admins: Iterable[str] = (),
+        rate_link: Callable[[int], str] | None = None,
     ) -> None:
+        """``rate_link(flag id)``: the reporter's signed link to rate a resolution (insights)."""
         self.db = db
         self.admins = frozenset(a.lower() for a in admins)  # KB_ADMINS: who may be assigned any flag
+        self.rate_link = rate_link
         self.library = library  # called per use: the content reloads while the site runs
         self.urls = urls
         self.channels = channels
@@ -340,8 +343,9 @@ class FeedbackService(Conversations, TriageMixin, DeliveryMixin, DigestMixin):
             flag.closed_at = None  # reopened (or still open)
         self._event(s, flag, actor, step.name, {"from": before, "to": step.target, "note": note, **detail})
         if step.target == "resolved":
+            rate_url = self.rate_link(flag.id) if self.rate_link else None
             dep = self._department(flag.department)
-            notice = resolution_notice(flag, dep, self.urls)
+            notice = resolution_notice(flag, dep, self.urls, rate_url)
             if notice is not None:
                 self._enqueue(s, self.channels.for_person(notice, flag.reporter), flag)
             for dup in s.scalars(select(Flag).where(Flag.merged_into == flag.id).order_by(Flag.id)):

@@ -23,7 +23,22 @@ def library() -> Library:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, errors, feedback, filters, headers, labels, me, observe, openapi, ops, pages, search, security
+    from . import (
+        admin,
+        errors,
+        feedback,
+        filters,
+        headers,
+        insights,
+        labels,
+        me,
+        observe,
+        openapi,
+        ops,
+        pages,
+        search,
+        security,
+    )
 
     headers.init_app(app)
     observe.init_app(app)
@@ -35,6 +50,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(me.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(insights.bp)
     errors.init_app(app)
     filters.init_app(app)
     labels.init_app(app)

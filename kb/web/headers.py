@@ -8,7 +8,7 @@ from flask import Flask, abort, current_app, g, request
 from flask.wrappers import Response
 
 #: Answers about a person or for triage: never stored by a browser or a proxy.
-PRIVATE_PREFIXES = ("/admin/", "/dev/", "/feedback/", "/me/")
+PRIVATE_PREFIXES = ("/admin/", "/dev/", "/feedback/", "/me/", "/insights", "/api/insights/", "/rate/")
 #: Browser features the site never uses.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 #: Health and metrics: always fresh.

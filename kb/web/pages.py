@@ -51,6 +51,7 @@ def article(slug: str):  # noqa: ANN201
     art = lib.by_slug(slug.strip("/"))
     if art is None:
         abort(404)
+    _record_reading(art.path)
     dep = lib.departments.get(art.department)
     translations = lib.translations(art)
     ui = select_locale()
@@ -86,6 +87,21 @@ def favicon():  # noqa: ANN201
 
     return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
                                max_age=7 * 24 * 3600)
+
+
+def _whole_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def _record_reading(path: str) -> None:
+    """A view (no identity), and the click when the link came from a search (``?from=<ref>&pos=N``).
+    Both are queued: the page never waits for, nor fails with, the log."""
+    insights = core().insights
+    insights.record_view(path)
+    ref, position = request.args.get("from", "")[:20], _whole_arg("pos")
+    if ref and position is not None:
+        insights.record_click(ref, position, path)
 
 
 @bp.get("/lang/<code>")

@@ -3,7 +3,9 @@ ask the search service, render. Ranking, grouping and paging live in the service
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+import secrets
+
+from flask import Blueprint, jsonify, render_template, request, session, url_for
 
 from search.query import MAX_QUERY_CHARS
 from search.searcher import IndexMissingError
@@ -35,6 +37,20 @@ def _departments() -> list:
     return sorted((d for d in lib.departments.values() if lib.in_department(d.id)), key=lambda d: d.name.lower())
 
 
+def _session_key() -> str:
+    """A random key for this browser session: the insights count distinct searchers by a daily hash of it."""
+    return session.setdefault("kb_sid", secrets.token_hex(8))
+
+
+def tracked(url: str | None, search_ref: str, position: int) -> str | None:
+    """A result link that tells the article page which search and position it was opened from
+    (works without JavaScript); the fragment stays last."""
+    if url is None:
+        return None
+    path, hash_, fragment = url.partition("#")
+    return f"{path}{'&' if '?' in path else '?'}from={search_ref}&pos={position}{hash_}{fragment}"
+
+
 @bp.get("/search")
 @limiter.shared_limit(search_limit, scope="search", key_func=client_address)  # page and API: one budget
 def search_page():  # noqa: ANN201
@@ -45,12 +61,16 @@ def search_page():  # noqa: ANN201
     if not ctx["q"]:
         return render_template("search.html", state="empty", truncated=False, **ctx)
     try:
-        page = core().search.search(raw, department=department, reader_lang=select_locale(), page=page_number, record=True)
+        page = core().search.search(raw, department=department, reader_lang=select_locale(), page=page_number)
     except IndexMissingError:
         return render_template("search.html", state="no-index", truncated=False, **ctx), 503
     ctx["q"] = page.query
     state = "results" if page.hits else ("none" if page.has_words else "no-words")
     hits = [hit_record(h, library()) for h in page.hits]
+    if page_number == 1 and page.has_words:
+        search_ref = core().record_search(page, _session_key())
+        for position, hit in enumerate(hits, 1):
+            hit["url"] = tracked(hit["url"], search_ref, position)
     gap_department = department or (hits[0]["department"] if hits else None)
     return render_template(
         "search.html", state=state, result=page, hits=hits, pages=page.pages, total=page.total,
