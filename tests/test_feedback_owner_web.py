@@ -151,7 +151,7 @@ def test_the_flag_page_shows_delivery_states_and_admins_retry_from_the_outbox(se
 
 
 # --- defect 8: no raw stored values -------------------------------------------------------
-RAW = ("broken_link", "it-security", "merged_in")  # never on screen in any language
+RAW = ("broken_link", "it-security", "merged_in", "replied", "noted")  # never on screen in any language
 RAW_ENGLISH = ("acknowledged", "Acknowledged", "Broken link", "business days", "created", "Resolved", "overdue")
 TARGET = {"en": "2 business days", "ja": "2 営業日", "ko": "영업일 기준 2일", "zh": "2 个工作日"}
 
@@ -163,6 +163,8 @@ def test_no_stored_value_is_shown_raw_in_any_language(seeded, lang):
     boss = {**as_user(BOSS), "Accept-Language": lang}
     c.post("/admin/flags/1", headers=boss, data={"csrf_token": token(c), "action": "acknowledge"})
     c.post("/admin/flags/3", headers=boss, data={"csrf_token": token(c), "action": "merge", "into": "2"})
+    for action in ("reply", "note"):  # their history entries are labelled too
+        c.post("/admin/flags/1", headers=boss, data={"csrf_token": token(c), "action": action, "text": "Looking."})
     pages = {
         "queue": visible(c.get("/admin/flags?status=", headers=boss).get_data(as_text=True)),
         "flag 1": visible(c.get("/admin/flags/1", headers=boss).get_data(as_text=True)),

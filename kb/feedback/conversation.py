@@ -18,7 +18,7 @@ from ..content import Library
 from ..content.models import Department
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import Flag, Vote
+from .models import Flag, FlagEntry, Vote
 from .notify import comment_notice, reply_notice
 from .rules import OPEN_STATUSES, REPORTER_VISIBLE, WITHDRAW, clean_comment, valid_id
 from .views import _aware
@@ -88,10 +88,7 @@ class Conversations:
         text = self._required(text)
         with self.db.session() as s:
             flag = self._own_flag(s, person, flag_id)
-            entry = self._entry(s, flag, "comment", person.email, text)
-            s.flush()
-            self._event(s, flag, person.email, "commented", {"entry": entry.id})
-            flag.updated_at = self.now()
+            entry = self._converse(s, flag, "comment", person.email, text, "commented")
             dep = self._department(flag.department)
             self._enqueue(s, self.channels.for_department(comment_notice(flag, entry, self.urls), dep), flag)
 
@@ -109,10 +106,7 @@ class Conversations:
         text = self._required(text)
         with self.db.session() as s:
             flag = self._triageable(s, actor, flag_id)
-            entry = self._entry(s, flag, "reply", actor.email, text)
-            s.flush()
-            self._event(s, flag, actor.email, "replied", {"entry": entry.id})
-            flag.updated_at = self.now()
+            entry = self._converse(s, flag, "reply", actor.email, text, "replied")
             if flag.reporter:
                 notice = reply_notice(flag, entry, self._department(flag.department), self.urls)
                 self._enqueue(s, self.channels.for_person(notice, flag.reporter), flag)
@@ -122,11 +116,19 @@ class Conversations:
         text = self._required(text)
         with self.db.session() as s:
             flag = self._triageable(s, actor, flag_id)
-            entry = self._entry(s, flag, "note", actor.email, text)
-            s.flush()
-            self._event(s, flag, actor.email, "noted", {"entry": entry.id})
+            self._converse(s, flag, "note", actor.email, text, "noted", touch=False)
 
     # --- internals --------------------------------------------------------
+    def _converse(self, s: Session, flag: Flag, kind: str, author: str | None, text: str, event: str,
+                  touch: bool = True) -> FlagEntry:
+        """Add one entry to the flag's conversation, with its history event (``touch``: the flag moved)."""
+        entry = self._entry(s, flag, kind, author, text)
+        s.flush()
+        self._event(s, flag, author, event, {"entry": entry.id})
+        if touch:
+            flag.updated_at = self.now()
+        return entry
+
     @staticmethod
     def _reporter_email(person: Person) -> str:
         if not person.email:

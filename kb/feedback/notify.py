@@ -36,7 +36,7 @@ def resolution_notice(flag: Flag, dep: Department | None, urls: SiteUrls, rate_u
     if not (flag.reporter and flag.notify_reporter):
         return None
     name = dep.name if dep else flag.department
-    what = f"your question “{flag.query}”" if flag.kind == "gap" else "the article you flagged"
+    what = _about(flag)
     lines = [f"{name} has resolved {what}."]
     if flag.resolution_note:
         lines += ["", flag.resolution_note]
@@ -90,7 +90,7 @@ def merged_resolution_notice(merged: Flag, target: Flag, dep: Department | None,
     if not (merged.reporter and merged.notify_reporter):
         return None
     name = dep.name if dep else target.department
-    what = f"your question “{merged.query}”" if merged.kind == "gap" else "the article you flagged"
+    what = _about(merged)
     lines = [f"{name} has resolved {what} (it was handled together with #{target.id})."]
     if target.resolution_note:
         lines += ["", target.resolution_note]

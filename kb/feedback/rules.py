@@ -56,6 +56,7 @@ STATUS_LABELS: dict[str, str] = {
     "resolved": N_("Resolved"),
     "declined": N_("Declined"),
     "merged": N_("Merged"),
+    "withdrawn": N_("Withdrawn"),
 }
 
 #: What each history entry (FlagEvent.action) is called on screen (msgids).
@@ -70,6 +71,11 @@ EVENT_LABELS: dict[str, str] = {
     "assigned": N_("Assigned"),
     "merged": N_("Merged into another flag"),
     "merged_in": N_("A duplicate was merged in"),
+    "withdraw": N_("Withdrawn by the reporter"),
+    "found_helpful": N_("The reader later found it helpful"),
+    "commented": N_("The reporter added a comment"),
+    "replied": N_("Replied to the reporter"),
+    "noted": N_("Internal note added"),
 }
 
 
