@@ -11,7 +11,7 @@ from alembic import command
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 from kb.feedback import Database
-from kb.feedback.db import alembic_config
+from kb.feedback.db import alembic_config, head_revision
 
 from .conftest import sqlite_url
 from .live import small_site
@@ -65,7 +65,7 @@ def test_readyz_reports_an_outdated_schema_and_an_unreachable_database(search_ap
     command.downgrade(alembic_config(kb.db.url), "0003")
     answer = client.get("/readyz")
     assert answer.status_code == 503
-    assert answer.json["reasons"] == ["database: schema 0003, the code needs 0006 (run kb db upgrade)"]
+    assert answer.json["reasons"] == [f"database: schema 0003, the code needs {head_revision()} (run kb db upgrade)"]
     kb.__dict__["db"] = Database("postgresql+psycopg://kb@127.0.0.1:9/none?connect_timeout=2")  # nothing listens
     answer = client.get("/readyz")
     assert answer.status_code == 503 and answer.json["reasons"][0].startswith("database: unreachable")

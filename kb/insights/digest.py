@@ -54,6 +54,13 @@ def digest_notice(dep: Department, period: Period, r: dict[str, Any], urls: Site
     return Notice(f"digest-{dep.id}-{year}-W{week:02d}", f"[kb] {dep.name}: the week {year}-W{week:02d} in numbers", "\n".join(lines))
 
 
+def _quiet(dep: Department, r: dict[str, Any]) -> bool:
+    """No search, no flag and no vote in the department that week."""
+    received = r["service"]["departments"].get(dep.id, {}).get("received", 0)
+    voted = any(a["yes"] or a["no"] for a in r["helpfulness"]["articles"])
+    return not r["search"]["totals"]["searches"] and not received and not voted
+
+
 def queue_digests(insights: Any, channels: Channels, departments: list[Department], urls: SiteUrls, now: datetime) -> int:
     """Queue last week's digest for every department with notification targets; returns rows added."""
     period = last_week(now)
@@ -63,6 +70,8 @@ def queue_digests(insights: Any, channels: Channels, departments: list[Departmen
             continue
         reader = Person(f"digest@{dep.id}", owns=frozenset({dep.id}))
         report = {name: insights.report(reader, name, period) for name in ("search", "gaps", "helpfulness", "service", "content")}
+        if _quiet(dep, report):
+            continue  # nothing happened that week: no email is better than a page of zeros
         messages = channels.for_department(digest_notice(dep, period, report, urls), dep)
         with insights.db.session() as s:
             for m in messages:

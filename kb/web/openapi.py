@@ -23,6 +23,7 @@ NOT_JSON = frozenset({
     "feedback.dev_switch", "admin.flags", "admin.bulk", "admin.flag_detail", "admin.flag_action",
     "admin.outbox", "admin.outbox_retry", "me.requests", "me.request_action", "pages.favicon",
     "ops.metrics",  # Prometheus text format
+    "insights.index", "insights.page", "insights.gap_flag", "insights.rate",  # pages, CSV/JSON downloads, forms
 })
 
 _STR = {"type": "string"}
@@ -157,6 +158,19 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "required": ["flags"],
                                         "properties": {"flags": {"type": "array", "items": _FLAG}}}, "The flags"),
                           **_errors(400, 403)},
+        }},
+        "/api/insights/{section}": {"get": {
+            "summary": "One insights report as JSON (search, helpfulness, service, content, gaps)",
+            "x-kb-roles": ["department owner (their departments)", "admin (all)"],
+            "parameters": [
+                {"name": "section", "in": "path", "required": True,
+                 "schema": {"enum": ["search", "helpfulness", "service", "content", "gaps"]}},
+                _query("days", {"type": "integer", "minimum": 1}, "The last N days (7, 30, 90)"),
+                _query("start", {"type": "string", "format": "date"}, "First day (UTC)"),
+                _query("end", {"type": "string", "format": "date"}, "Last day (UTC)"),
+                _query("department", _STR, "One department"),
+            ],
+            "responses": {"200": _json({"type": "object"}, "The report"), **_errors(400, 403, 404)},
         }},
         "/healthz": {"get": {
             "summary": "The process is alive", "x-kb-roles": ["anyone"],
