@@ -159,6 +159,16 @@ def _paths() -> dict[str, Any]:
                                         "properties": {"flags": {"type": "array", "items": _FLAG}}}, "The flags"),
                           **_errors(400, 403)},
         }},
+        "/api/openapi.json": {"get": {
+            "summary": "This document", "x-kb-roles": ["anyone"],
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+        }},
+    }
+
+
+def _ops_paths() -> dict[str, Any]:
+    """Insights and the operations endpoints (health, readiness)."""
+    return {
         "/api/insights/{section}": {"get": {
             "summary": "One insights report as JSON (search, helpfulness, service, content, gaps)",
             "x-kb-roles": ["department owner (their departments)", "admin (all)"],
@@ -184,17 +194,13 @@ def _paths() -> dict[str, Any]:
                                                       "reasons": {"type": "array", "items": _STR}}}, text)
                           for code, text in (("200", "Ready"), ("503", "Not ready, with the reasons"))},
         }},
-        "/api/openapi.json": {"get": {
-            "summary": "This document", "x-kb-roles": ["anyone"],
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
-        }},
     }
 
 
 def document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document; paths of routes this app does not have are left out."""
     adapter = app.url_map.bind("localhost")
-    paths = {p: ops for p, ops in _paths().items() if _routed(adapter, p, next(iter(ops)))}
+    paths = {p: ops for p, ops in {**_paths(), **_ops_paths()}.items() if _routed(adapter, p, next(iter(ops)))}
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{app.extensions['kb'].config.site_name} API", "version": "1",
