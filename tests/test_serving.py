@@ -133,6 +133,9 @@ def test_with_worker_a_kb_worker_beside_the_server_sends_the_notifications(serve
         time.sleep(0.2)
     [mail] = smtp[1].messages
     assert mail["To"] == "people-kb@x.example" and "bike to work" in mail.get_payload()
+    # The worker logs once the send is settled, a moment after the receiver has the mail.
+    while "kb worker: notifications: sent 1" not in server.output() and time.monotonic() < deadline + 10:
+        time.sleep(0.2)
     assert "kb worker: notifications: sent 1" in server.output()
 
 
