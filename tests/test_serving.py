@@ -31,6 +31,14 @@ def children(pid: int, kind: str = "serve") -> set[int]:
     return found
 
 
+def children_when(pid: int, count: int, kind: str = "serve", seconds: float = 60) -> set[int]:
+    """``children`` once there are ``count`` of them: the server answers as soon as its first worker listens."""
+    deadline = time.monotonic() + seconds
+    while len(found := children(pid, kind)) != count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
 @pytest.fixture(scope="module")
 def smtp():
     inbox = SlowInbox(0.05)
@@ -54,7 +62,7 @@ def server(tmp_path_factory, smtp):
 
 
 def test_gunicorn_workers_answer_searches_from_the_preloaded_index(server):
-    assert len(children(server.proc.pid)) == 2
+    assert len(children_when(server.proc.pid, 2)) == 2
     for _ in range(6):  # both workers, whichever gets each request
         status, headers, body = get(server.base + "/api/search?q=parental+leave")
         assert status == 200 and json.loads(body)["results"][0]["article"] == "people/parental-leave.md"
@@ -123,7 +131,7 @@ def test_two_hundred_half_sent_connections_do_not_block_a_normal_request(server)
 
 
 def test_with_worker_a_kb_worker_beside_the_server_sends_the_notifications(server, smtp):
-    [worker] = children(server.proc.pid, "worker")
+    [worker] = children_when(server.proc.pid, 1, "worker")
     reader = Browser("reader@x.example")
     reader.load_token(server.base)
     status, body = reader.post(server.base + "/feedback/gap", {"query": "bike to work", "department": "people"})
@@ -140,7 +148,7 @@ def test_with_worker_a_kb_worker_beside_the_server_sends_the_notifications(serve
 
 
 def test_sighup_replaces_the_workers_and_sigterm_stops_gracefully(server):
-    old = children(server.proc.pid)
+    old = children_when(server.proc.pid, 2)
     os.kill(server.proc.pid, signal.SIGHUP)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
