@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -136,23 +138,50 @@ def _postgres_url() -> str | None:
     return base.replace("postgresql://", "postgresql+psycopg://") + f"?options=-csearch_path%3D{schema}"
 
 
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL for a fresh schema in the local PostgreSQL, dropped afterwards; skips (fails in CI) when unreachable."""
+    url = _postgres_url()
+    if url is None:
+        if os.environ.get("KB_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (database test); CI requires it")
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432: these tests ran on SQLite only")
+    try:
+        yield url
+    finally:
+        import psycopg
+
+        schema = url.rsplit("%3D", 1)[1]
+        with psycopg.connect(os.environ.get("KB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
+                             autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@contextmanager
+def serve_in_thread(app, **kw) -> Iterator[str]:
+    """``app`` on a free loopback port in a thread of this process (for the browser tests); yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, **kw)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """Every database test runs on SQLite and on a real PostgreSQL server."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kb.sqlite3'}"
         return
-    url = _postgres_url()
-    if url is None:
-        if os.environ.get("KB_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (database test); CI requires it")
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432: these tests ran on SQLite only")
-    yield url
-    import psycopg
-
-    schema = url.rsplit("%3D", 1)[1]
-    with psycopg.connect(os.environ.get("KB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

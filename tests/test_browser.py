@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 
-from .conftest import require_browser, sqlite_url
+from .conftest import require_browser, serve_in_thread, sqlite_url
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -21,12 +18,8 @@ def live_server(bundled_index, tmp_path_factory):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t",
                  database_url=sqlite_url(tmp_path_factory.mktemp("db")))
     app = create_app(KB(cfg))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +144,8 @@ def loop_server(bundled_index, tmp_path):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
                  database_url=sqlite_url(tmp_path), smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example")
     app = create_app(KB(cfg))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app, inbox
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base:
+        yield base, app, inbox
     smtp.stop()
 
 

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 
-from .conftest import sqlite_url
+from .conftest import serve_in_thread, sqlite_url
 from .test_browser import browser  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
@@ -26,12 +23,8 @@ def owner_server(bundled_index, tmp_path_factory):
                  database_url=sqlite_url(tmp_path_factory.mktemp("db")), trusted_proxies="127.0.0.1", admins=ADMIN)
     kb = KB(cfg)
     kb.feedback.flag_gap(reporter="e@meridian.example", query="bonus dates", department="payroll", notify=True)
-    server = make_server("127.0.0.1", 0, create_app(kb), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(kb)) as base:
+        yield base
 
 
 def style(locator, prop):
@@ -73,12 +66,8 @@ def test_owner_controls_are_styled_from_the_tokens(owner_server, browser):  # no
 def dev_server(bundled_index, tmp_path_factory):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
                  database_url=sqlite_url(tmp_path_factory.mktemp("devdb")))
-    server = make_server("127.0.0.1", 0, create_app(KB(cfg)), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(KB(cfg))) as base:
+        yield base
 
 
 def test_the_demo_switch_button_is_styled_too(dev_server, browser):  # noqa: F811

@@ -3,16 +3,14 @@ see every page with its charts and tables; an employee gets 403. Screenshots go 
 
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 import pytest
-from werkzeug.serving import make_server
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
 
-from .conftest import require_browser, sqlite_url
+from .conftest import require_browser, serve_in_thread, sqlite_url
 
 pytestmark = pytest.mark.browser
 OWNER, ADMIN, EMPLOYEE = "mei.lin@meridian.example", "boss@meridian.example", "e@meridian.example"
@@ -36,12 +34,8 @@ def live_server(tmp_path_factory):
         kb.feedback.vote(voter=f"v{i}@x", reporter=f"v{i}@x", article=article, helpful=helpful,
                          reason=None if helpful else "outdated")
     kb.feedback.flag_gap(reporter=None, query="nothing here", department="payroll")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

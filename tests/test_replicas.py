@@ -8,7 +8,6 @@ limit holds across the replicas (its counters are in Redis, not in a process).
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 from kb.feedback import Database
 from kb.feedback.models import Flag, OutboxMessage
 
-from .conftest import _postgres_url
+from .conftest import postgres_schema
 from .live import Browser, Process, Server, free_port, kb_env, run_kb, small_site
 from .test_outbox_workers import SlowInbox
 
@@ -27,18 +26,8 @@ REDIS_DB = 13  # this test's own Redis database, flushed at the start
 
 @pytest.fixture
 def postgres():
-    url = _postgres_url()
-    if url is None:
-        if os.environ.get("KB_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432; CI requires it")
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    yield url
-    import psycopg
-
-    schema = url.rsplit("%3D", 1)[1]
-    with psycopg.connect(os.environ.get("KB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

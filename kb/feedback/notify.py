@@ -35,23 +35,27 @@ def resolution_notice(flag: Flag, dep: Department | None, urls: SiteUrls, rate_u
     ``rate_url``: their signed link to rate the handling (one click per score)."""
     if not (flag.reporter and flag.notify_reporter):
         return None
-    name = dep.name if dep else flag.department
-    what = _about(flag)
-    lines = [f"{name} has resolved {what}."]
-    if flag.resolution_note:
-        lines += ["", flag.resolution_note]
-    if flag.article:
-        lines += ["", urls.article(flag.article)]
+    lines = _resolved(dep.name if dep else flag.department, _about(flag), "", flag.resolution_note, flag.article, urls)
     if rate_url:
         lines += ["", "How well did we handle it? One click rates it (1 = poorly, 5 = very well):"]
         lines += [f"  {n}: {rate_url}?score={n}" for n in range(1, 6)]
     lines += ["", "Thank you for telling us."]
     # One per resolution (the event count), even if it is reopened and resolved again later.
-    return Notice(f"flag-{flag.id}-resolved-{len(flag.events)}", f"[kb] Fixed: {what}", "\n".join(lines))
+    return Notice(f"flag-{flag.id}-resolved-{len(flag.events)}", f"[kb] Fixed: {_about(flag)}", "\n".join(lines))
 
 
 #: Where a reporter follows their requests (the web route ``me.requests``).
 MY_REQUESTS_PATH = "/me/requests"
+
+
+def _resolved(name: str, what: str, aside: str, note: str | None, article: str | None, urls: SiteUrls) -> list[str]:
+    """The opening of a "we fixed it" email: who resolved what, their note, the article."""
+    lines = [f"{name} has resolved {what}{aside}."]
+    if note:
+        lines += ["", note]
+    if article:
+        lines += ["", urls.article(article)]
+    return lines
 
 
 def _about(flag: Flag) -> str:
@@ -89,16 +93,12 @@ def merged_resolution_notice(merged: Flag, target: Flag, dep: Department | None,
     """Tell the reporter of a duplicate that the flag it was merged into is resolved (None: they did not ask)."""
     if not (merged.reporter and merged.notify_reporter):
         return None
-    name = dep.name if dep else target.department
-    what = _about(merged)
-    lines = [f"{name} has resolved {what} (it was handled together with #{target.id})."]
-    if target.resolution_note:
-        lines += ["", target.resolution_note]
-    if merged.article or target.article:
-        lines += ["", urls.article(merged.article or target.article)]
+    lines = _resolved(dep.name if dep else target.department, _about(merged),
+                      f" (it was handled together with #{target.id})", target.resolution_note,
+                      merged.article or target.article, urls)
     lines += ["", "Thank you for telling us."]
     key = f"flag-{merged.id}-resolved-via-{target.id}-{len(target.events)}"
-    return Notice(key, f"[kb] Fixed: {what}", "\n".join(lines))
+    return Notice(key, f"[kb] Fixed: {_about(merged)}", "\n".join(lines))
 
 
 def digest_notice(dep: Department, day: str, overdue: list[Flag], new: list[Flag], urls: SiteUrls) -> Notice:
