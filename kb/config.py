@@ -101,6 +101,9 @@ class Config:
 
     #: KB_SEARCH_LIMIT: searches (page and API) allowed per client address.
     search_limit: str = "120/minute"
+    #: KB_SEARCH_CACHE: result pages each process keeps for repeated searches (0: none); emptied when a new index build
+    #: is switched in.
+    search_cache: int = 1000
     #: KB_LOG_RETENTION_DAYS: raw search and view rows older than this are rolled up per day and deleted.
     log_retention_days: int = 180
     #: KB_INSIGHTS_MIN_SEARCHERS: a query's text is shown in reports only when this many distinct searchers typed it.

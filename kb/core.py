@@ -92,7 +92,7 @@ class KB:
     @cached_property
     def search(self) -> SearchService:
         """What every front end searches with: one result per article family, paged, logged."""
-        return SearchService(self.index, on_search=self._record_search)
+        return SearchService(self.index, on_search=self._record_search, cache_size=self.config.search_cache)
 
     def _record_search(self, page: SearchPage) -> None:
         self.insights.record_search(page)

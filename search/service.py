@@ -10,10 +10,12 @@ logging hook for the searches a person typed.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .cache import PageCache
 from .documents import Hit
 from .fusion import Fused
 from .query import clean_query
@@ -67,12 +69,19 @@ def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
 
 class SearchService:
     def __init__(
-        self, index: IndexHandle, *, page_size: int = 10, on_search: Callable[[SearchPage], None] | None = None
+        self,
+        index: IndexHandle,
+        *,
+        page_size: int = 10,
+        on_search: Callable[[SearchPage], None] | None = None,
+        cache_size: int = 0,
     ) -> None:
-        """``on_search(page)`` is called for each recorded search (e.g. to log zero-result rates)."""
+        """``on_search(page)`` is called for each recorded search (e.g. to log zero-result rates);
+        ``cache_size``: pages kept for repeated searches (0: none; see search/cache.py)."""
         self.index = index
         self.page_size = page_size
         self.on_search = on_search
+        self.cache: PageCache[SearchPage] = PageCache(cache_size)
 
     def search(
         self,
@@ -92,13 +101,24 @@ class SearchService:
         started = time.perf_counter()
         searcher = self.index.get()
         text, truncated = clean_query(query)
-        size = max(1, page_size or self.page_size)
-        page = max(1, page)
+        size, page = max(1, page_size or self.page_size), max(1, page)
+        key = (text, department, reader_lang, page, size)
+        cached = self.cache.get(searcher, key, lambda: self._page(searcher, text, department, reader_lang, page, size))
+        # Each search gets its own copy: its time, and its own list should a caller reorder it.
+        result = dataclasses.replace(cached, truncated=truncated, hits=list(cached.hits))
+        result.took_ms = (time.perf_counter() - started) * 1000
+        if record and page == 1 and result.has_words and self.on_search is not None:
+            self.on_search(result)
+        return result
+
+    def _page(
+        self, searcher: Searcher, text: str, department: str | None, reader_lang: str | None, page: int, size: int
+    ) -> SearchPage:
         found = searcher.retrieve(text, department=department)
         groups = families(found.fused, searcher.family_of)
-        result = SearchPage(
+        return SearchPage(
             query=text,
-            truncated=truncated,
+            truncated=False,
             language=found.info.lang,
             department=department,
             hits=[_family_hit(searcher, g, found.terms, [found.info.lang, reader_lang]) for g in groups[(page - 1) * size : page * size]],
@@ -112,10 +132,6 @@ class SearchService:
             answered=found.decision.answered,
             reason=found.decision.reason,
         )
-        result.took_ms = (time.perf_counter() - started) * 1000
-        if record and page == 1 and result.has_words and self.on_search is not None:
-            self.on_search(result)
-        return result
 
     def suggest(self, prefix: str, limit: int = 8, reader_lang: str | None = None) -> list[dict]:
         """Titles and aliases starting with ``prefix``, the reader's language first
