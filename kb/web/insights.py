@@ -116,7 +116,7 @@ def rate(token: str) -> ResponseReturnValue:
     state = insights.rating_for_token(token)
     if state is None:
         abort(404)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (some scanners only ask that)
         raw = request.args.get("score", "")
         linked = score_of(raw)
         if raw and linked is None:
