@@ -133,6 +133,7 @@ def test_the_rating_page_records_a_post_and_the_last_one_wins(web):
     assert c.post(link, data={"score": "4", "form_key": other_key}).status_code == 400  # another link's
     assert c.post(link, data={"score": "4", "form_key": key}, headers={"Origin": "https://evil.example"}).status_code == 400
     assert c.post(link, data={"score": "7", "form_key": key}).status_code == 400
+    assert c.post(link, data={"score": "4", "form_key": key}, headers={"Origin": "http://[::1"}).status_code == 400
     assert c.post("/rate/forged", data={"score": "4", "form_key": key}).status_code == 404
     assert ratings(kb) == []
     resp = c.post(link, data={"score": "4", "form_key": key}, headers={"Origin": "http://localhost"})

@@ -141,7 +141,10 @@ def rate(token: str) -> ResponseReturnValue:
 def _same_origin() -> bool:
     """No Origin (older browsers, tools) or this site's own host."""
     origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == request.host
+    try:
+        return origin is None or urlsplit(origin).netloc == request.host
+    except ValueError:  # "http://[::1" and the like
+        return False
 
 
 def _csv(report: dict) -> Response:
