@@ -175,7 +175,8 @@ def test_an_employee_follows_their_request_until_the_owner_resolves_it(loop_serv
     page.goto(url + "/me/requests")
     text = page.locator("#request-1").inner_text()
     assert "Resolved" in text and "Updated to the 2027 IRS limits." in text
-    assert page.locator("#request-1 form").count() == 0  # nothing left to withdraw
+    assert page.locator("#request-1 form.request-withdraw, #request-1 form.request-comment").count() == 0  # nothing left to withdraw
+    assert page.locator("#request-1 form.request-rate").count() == 1  # but its handling can be rated
 
     report = app.extensions["kb"].deliver_outbox()
     assert report.failed == 0

@@ -18,7 +18,7 @@ from ..content import Library
 from ..content.models import Department
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .identity import Person
-from .models import Flag, FlagEntry, Vote
+from .models import Flag, FlagEntry, FlagRating, Vote
 from .notify import comment_notice, reply_notice
 from .rules import OPEN_STATUSES, REPORTER_VISIBLE, WITHDRAW, clean_comment, valid_id
 from .views import _aware
@@ -58,10 +58,16 @@ class RequestView:
     overdue: bool
     resolution_note: str | None
     entries: tuple[EntryView, ...]
+    rating: int | None = None  # the reporter's current 1-5 rating of the handling
 
     @property
     def can_withdraw(self) -> bool:
         return self.status in WITHDRAW.sources
+
+    @property
+    def can_rate(self) -> bool:
+        """Only a resolved request is rated (kb.insights.satisfaction.rate holds the rule)."""
+        return self.status == "resolved"
 
 
 class Conversations:
@@ -79,9 +85,11 @@ class Conversations:
         email = self._reporter_email(person)
         lib, now = self.library(), self.now()
         with self.db.session() as s:
-            flags = s.scalars(select(Flag).where(Flag.reporter == email).options(selectinload(Flag.entries))
-                              .order_by(Flag.id.desc()).limit(500))
-            return [self._request_view(f, lib, now) for f in flags]
+            flags = list(s.scalars(select(Flag).where(Flag.reporter == email).options(selectinload(Flag.entries))
+                                   .order_by(Flag.id.desc()).limit(500)))
+            ratings = dict(s.execute(select(FlagRating.flag_id, FlagRating.score)
+                                     .where(FlagRating.flag_id.in_([f.id for f in flags]))).all()) if flags else {}
+            return [self._request_view(f, lib, now, ratings.get(f.id)) for f in flags]
 
     def comment_on_request(self, person: Person, flag_id: int, text: str | None) -> None:
         """The reporter adds to their request: a new entry (its department is told), never an edit."""
@@ -150,7 +158,7 @@ class Conversations:
             raise NotFoundError("not_found", f"no request {flag_id}", id=flag_id)
         return flag
 
-    def _request_view(self, flag: Flag, lib: Library, now: datetime) -> RequestView:
+    def _request_view(self, flag: Flag, lib: Library, now: datetime, rating: int | None = None) -> RequestView:
         article = lib.articles.get(flag.article) if flag.article else None
         due = _aware(flag.due_at)
         entries = tuple(
@@ -162,5 +170,5 @@ class Conversations:
             article_slug=article.slug if article else None, department=lib.departments.get(flag.department),
             department_id=flag.department, status=flag.status, created_at=_aware(flag.created_at), due_at=due,
             overdue=bool(due and due < now and flag.status in OPEN_STATUSES),
-            resolution_note=flag.resolution_note, entries=entries,
+            resolution_note=flag.resolution_note, entries=entries, rating=rating,
         )

@@ -17,7 +17,16 @@ from .helpfulness import helpfulness_report
 from .period import Period, Scope
 from .recording import Recorder, SearchRecord
 from .retention import PruneReport, prune
-from .satisfaction import flag_of_token, rate, rating_token, satisfaction_report
+from .satisfaction import (
+    RatingState,
+    flag_of_token,
+    form_key,
+    rate,
+    rating_state,
+    rating_token,
+    satisfaction_report,
+    valid_form_key,
+)
 from .searches import search_report
 from .service_metrics import service_report
 
@@ -128,6 +137,23 @@ class InsightsService:
 
     def flag_for_token(self, token: str) -> int | None:
         return flag_of_token(self.secret(), token)
+
+    def rating_for_token(self, token: str) -> RatingState | None:
+        """What the email's link shows (None for a bad link or a flag that is gone); changes nothing."""
+        flag_id = flag_of_token(self.secret(), token)
+        return None if flag_id is None else rating_state(self.db, flag_id)
+
+    def rating_form_key(self, token: str) -> str:
+        return form_key(self.secret(), token)
+
+    def valid_rating_form(self, token: str, key: str) -> bool:
+        return valid_form_key(self.secret(), token, key)
+
+    def rate_own(self, person: Person, flag_id: int, score: int) -> None:
+        """A rating from My requests: only the flag's reporter, signed in, rates it (NotFoundError otherwise)."""
+        if not person.email:
+            raise NotFoundError("not_found", "no resolved flag to rate", id=flag_id)
+        rate(self.db, flag_id, score, self.now(), reporter=person.email)
 
     def rate_by_token(self, token: str, score: int) -> int:
         """A rating from the email's link; returns the flag id. NotFoundError for a bad link."""

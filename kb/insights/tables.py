@@ -2,7 +2,8 @@
 
 Labels are message ids (``N_``): the pages translate them, the CSV keeps them in English.
 A column's ``fmt`` says how to show its cells: text, int, pct (a share 0-1), hours, share
-(a helpful share, "too few to say" under the minimum of votes).
+(a helpful share, "too few to say" under the minimum of votes), mean (a mean rating, the same
+under the minimum of ratings).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def service_tables(r: dict) -> list[Table]:
              "resolve_p90": v["resolve"]["p90_hours"], "within_target_share": v["within_target_share"],
              "open": v["open"], "overdue": v["overdue"]} for d, v in r["departments"].items()]
     weeks = [{"week": w, "received": c.get("received", 0), "resolved": c.get("resolved", 0)} for w, c in r["by_week"].items()]
-    score_columns = [Column("ratings", N_("Ratings")), Column("mean", N_("Mean (1-5)"), "text")] + [
+    score_columns = [Column("ratings", N_("Ratings")), Column("mean", N_("Mean (1-5)"), "mean")] + [
         Column(f"score_{k}", str(k)) for k in range(1, 6)]
     sat = r.get("satisfaction", {"departments": {}, "by_month": []})
     return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -13,11 +14,12 @@ from flask_babel import gettext as _
 from ..feedback import FeedbackError, NotFoundError, PermissionDeniedError, Person
 from ..insights import SECTIONS
 from ..insights.period import PRESET_DAYS, period_from
+from ..insights.satisfaction import score_of
 from ..insights.tables import WEEKDAYS, tables_for
 from . import core
 from .admin import _spreadsheet_safe
 from .feedback import error_message
-from .security import current_person
+from .security import csrf, current_person
 
 bp = Blueprint("insights", __name__)
 FILTERS = ("days", "start", "end", "department")
@@ -98,20 +100,51 @@ def gap_flag() -> ResponseReturnValue:
 
 
 @bp.route("/rate/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the form carries a key bound to the link instead of the session's token (see below)
 def rate(token: str) -> ResponseReturnValue:
-    """The reporter rates how their resolved flag was handled: one click on a link of the email
-    (the signed token is the permission), or a button here (a form, with CSRF) to change it."""
-    raw = (request.form if request.method == "POST" else request.args).get("score", "")
-    score = int(raw) if raw.isascii() and raw.isdigit() and len(raw) == 1 else None
-    if raw and score not in range(1, 6):
+    """The reporter rates how their resolved flag was handled, from the resolution email's links.
+
+    GET never changes anything: mail gateways (Safe Links, Mimecast, Proofpoint) fetch every link
+    of a message, so links that recorded their score would be "rated" 1 to 5 by the scanner. GET
+    shows the link's score preselected and one button; rate.js presses it on load in a person's
+    browser, so it stays one click (two without JavaScript). The POST needs no session: the signed
+    token is the permission and no cookie or sign-in is read, so there is no ambient authority for a
+    forged request to borrow; the form's key is bound to the token (only a page rendered for this
+    link posts it, with cookies off or the session gone), and a foreign Origin is refused too.
+    """
+    insights = core().insights
+    state = insights.rating_for_token(token)
+    if state is None:
+        abort(404)
+    if request.method != "POST":  # GET, and HEAD (some scanners only ask that)
+        raw = request.args.get("score", "")
+        linked = score_of(raw)
+        if raw and linked is None:
+            abort(400, description=_("A rating is a whole number from 1 to 5."))
+        send_now = bool(state.resolved and linked and linked != state.score)
+        return render_template("rate.html", token=token, state=state, chosen=linked or state.score,
+                               send_now=send_now, form_key=insights.rating_form_key(token))
+    if not _same_origin() or not insights.valid_rating_form(token, request.form.get("form_key", "")):
+        abort(400, description=_("This form is not from this rating page. Open the link from the email again."))
+    score = score_of(request.form.get("score", ""))
+    if score is None:
         abort(400, description=_("A rating is a whole number from 1 to 5."))
     try:
-        flag_id = core().insights.rate_by_token(token, score) if score else core().insights.flag_for_token(token)
+        insights.rate_by_token(token, score)
+        flash(_("Thank you: you rated it %(score)s of 5. You can change it here at any time; the latest rating counts.",
+                score=score), "success")
     except NotFoundError:
-        flag_id = None
-    if flag_id is None:
-        abort(404)
-    return render_template("rate.html", token=token, score=score, flag_id=flag_id)
+        flash(_("This request is not resolved at the moment, so it cannot be rated."), "error")
+    return redirect(url_for("insights.rate", token=token), code=303)  # a reload sends nothing twice
+
+
+def _same_origin() -> bool:
+    """No Origin (older browsers, tools) or this site's own host."""
+    origin = request.headers.get("Origin")
+    try:
+        return origin is None or urlsplit(origin).netloc == request.host
+    except ValueError:  # "http://[::1" and the like
+        return False
 
 
 def _csv(report: dict) -> Response:

@@ -1,4 +1,5 @@
-"""My requests: what the signed-in employee sent, what became of it; a follow-up or withdrawing.
+"""My requests: what the signed-in employee sent, what became of it; a follow-up, withdrawing,
+or rating how a resolved one was handled.
 
 Thin: who is asking, the FeedbackService's RequestViews, render. Only with an
 identity (SSO, or the demo switcher): anonymous mode keeps no one's requests.
@@ -13,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..feedback import FeedbackError, NotFoundError, Person
 from ..feedback.rules import REASON_LABELS
+from ..insights.satisfaction import score_of
 from . import core
 from .feedback import error_message, requests_offered
 from .security import current_person
@@ -63,6 +65,13 @@ def request_action(flag_id: str) -> ResponseReturnValue:
         elif action == "withdraw":
             core().feedback.withdraw_request(person, fid)
             flash(_("You withdrew #%(id)s.", id=fid), "success")
+        elif action == "rate":
+            score = score_of(request.form.get("score", ""))
+            if score is None:
+                abort(400, description=_("A rating is a whole number from 1 to 5."))
+            core().insights.rate_own(person, fid, score)  # the email link's rule too
+            flash(_("Thank you: you rated #%(id)s %(score)s of 5. You can change it at any time; the latest rating counts.",
+                    id=fid, score=score), "success")
         else:
             flash(_("Choose an action."), "error")
     except NotFoundError:
