@@ -35,7 +35,11 @@ lint: $(STAMP)
 
 # Re-extract UI strings, merge them into each catalog, compile. Translate the
 # new empty msgstr entries in kb/translations/*/LC_MESSAGES/messages.po, then run again.
-translations: $(STAMP)
+# Needs only pybabel: with BIN pointing at another checkout's venv it installs nothing here.
+$(BIN)/pybabel:
+	$(MAKE) $(STAMP)
+
+translations: | $(BIN)/pybabel
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --ignore-dirs='.* _* .venv articles tests benchmarks' \
 	  --no-location --sort-output --omit-header -o kb/translations/messages.pot .
 	$(BIN)/pybabel update -i kb/translations/messages.pot -d kb/translations --no-fuzzy-matching
