@@ -3,7 +3,8 @@
 One loop per process: deliver due notifications (the outbox), run the daily
 jobs when their day comes, and bring the search index up to date when the
 articles change (the replicas' IndexHandles switch to the new build by
-themselves). Any number of workers may run on one database: the outbox leases
+themselves), publishing each new build into ``KB_INDEX_PUBLISH`` when set, for
+the replicas that follow it. Any number of workers may run on one database: the outbox leases
 each message to one of them (``kb.feedback.outbox``).
 
 Daily jobs (digests, log roll-ups) are registered in one place, ``DAILY_JOBS``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +25,7 @@ from datetime import date, datetime
 from .core import KB
 from .feedback.models import utcnow
 from .feedback.outbox import DeliveryReport, worker_id
+from .indexing import publish
 
 log = logging.getLogger("kb.worker")
 
@@ -110,20 +113,25 @@ class Worker:
                 self.say(f"{name}: {line}")
 
     def refresh_index(self) -> None:
-        """Rebuild when the articles changed (and once at start); then close flags named in commits."""
+        """Rebuild when the articles changed (and once at start), publish the build (KB_INDEX_PUBLISH);
+        then close flags named in commits."""
         try:
             lib = self.kb.content.refresh()
             if lib is self._library:
                 return
             report = self.kb.build_index()
-            self._library = lib
             if report.mode != "unchanged":
                 self.say(f"index {report.mode}: {report.articles} articles in {report.seconds:.1f}s")
+            if self.kb.config.index_publish is not None:
+                started = time.monotonic()
+                if published := publish(self.kb.config):
+                    self.say(f"published build {published} in {time.monotonic() - started:.2f}s")
+            self._library = lib  # only now: a failed publication is tried again next round
             self.kb.close_flags_from_git()
         except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
             self.say(f"reindex failed: {exc}")
 
-    def run(self, every: float = 2.0) -> None:
+    def run(self, every: float = 1.0) -> None:
         """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""
         while not self.stop.is_set():
             busy = self.tick()
