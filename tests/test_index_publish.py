@@ -1,10 +1,12 @@
-"""Publishing builds into a shared directory and following it: only changed files travel; hostile dirs refused."""
+"""Incremental builds reuse the previous build's vectors; publishing builds into a shared directory and following
+it: only changed files travel; hostile dirs refused."""
 
 from __future__ import annotations
 
 import json
 import os
 
+import numpy as np
 import pytest
 
 from search.build import build_index
@@ -102,3 +104,34 @@ def test_altered_files_links_and_bad_names_in_the_published_dir_are_refused(tmp_
     assert follow_once(published, tmp_path / "b") is not None  # the same dir, repaired, is taken
     (published / "LATEST").write_text(json.dumps({"build": "../../etc"}))
     assert latest(published) is None and follow_once(published, tmp_path / "b") is None
+
+
+def test_an_incremental_build_embeds_only_the_new_chunks_and_terms_even_without_the_cache(tmp_path, use_embedder):
+    full = build_index(docs(), tmp_path / "a", [use_embedder])
+    # Without the vector cache, only the previous build's own files can spare the embedding.
+    IndexLayout(tmp_path / "a").vector_cache.unlink()
+    again = build_index(docs(**{"hr/leave.md": EDITED}), tmp_path / "a", [use_embedder])
+    assert again.mode == "incremental" and again.changed == ["hr/leave.md"]
+    changed_chunks = sum(1 for c in json.loads(IndexLayout(tmp_path / "a").current().chunks.read_text())
+                         if c and c["doc_id"] == "hr/leave.md")
+    assert again.embedded["use-m3"] == changed_chunks < full.embedded["use-m3"]
+    assert again.embedded["bridge"] < full.embedded["bridge"]
+    # The same vectors as a build from scratch of the edited articles.
+    scratch = build_index(docs(**{"hr/leave.md": EDITED}), tmp_path / "c", [use_embedder])
+    a, c = IndexLayout(tmp_path / "a").current(), IndexLayout(tmp_path / "c").current()
+    from search.bridge import Bridge
+    from search.vectors import VectorIndex
+
+    def by_text(build):
+        table = json.loads(build.chunks.read_text())
+        index = VectorIndex.load(build.vectors("use-m3")).index
+        positions = np.load(build.positions("use-m3"))
+        rows = zip(positions, index.reconstruct_n(0, index.ntotal), strict=True)
+        return {json.dumps(table[p], sort_keys=True): v for p, v in rows}
+
+    va, vc = by_text(a), by_text(c)
+    assert va.keys() == vc.keys() and all(np.allclose(va[k], vc[k], atol=1e-5) for k in va)
+    ba, bc = Bridge.load(a), Bridge.load(c)
+    assert sorted(ba.terms) == sorted(bc.terms) and scratch.mode == "full"
+    bridge_c = dict(zip(bc.terms, bc.vectors, strict=True))
+    assert all(np.allclose(v, bridge_c[t], atol=1e-5) for t, v in zip(ba.terms, ba.vectors, strict=True))
