@@ -131,7 +131,7 @@ class Worker:
         except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
             self.say(f"reindex failed: {exc}")
 
-    def run(self, every: float = 1.0) -> None:
+    def run(self, every: float = 0.5) -> None:
         """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""
         while not self.stop.is_set():
             busy = self.tick()

@@ -317,7 +317,11 @@ class IndexHandle:
     stops them.
     """
 
-    def __init__(self, index_dir: Path, models: EmbedderPool, check_every: float = 1.0) -> None:
+    #: Seconds between looks at ``current`` (a readlink and a stat, done by a request): part of the
+    #: time from a build's switch to its first answer.
+    CHECK_EVERY = 0.25
+
+    def __init__(self, index_dir: Path, models: EmbedderPool, check_every: float = CHECK_EVERY) -> None:
         self.layout = IndexLayout(Path(index_dir))
         self.index_dir = self.layout.root
         self.models = models

@@ -26,7 +26,7 @@ def _say(message: str) -> None:
 @click.option("--publish", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Publish each new build into this shared directory for `kb serve`s that follow it "
                    "(default: KB_INDEX_PUBLISH).")
-@click.option("--every", default=1.0, show_default=True, type=float,
+@click.option("--every", default=0.5, show_default=True, type=float,
               help="Seconds between rounds when idle (an edit waits at most this long to be seen).")
 def worker(articles: Path | None, index: bool, publish: Path | None, every: float) -> None:
     """Deliver notifications, run the daily jobs, keep the index up to date (any number may run)."""
