@@ -126,6 +126,10 @@ class Worker:
                 started = time.monotonic()
                 if published := publish(self.kb.config):
                     self.say(f"published build {published} in {time.monotonic() - started:.2f}s")
+            if self._library is None:
+                # Models load lazily, on the first text to embed (10 s and more): at start, not on the first edit.
+                for model in self.kb.models.all(self.kb.config.embedder_specs):
+                    model.encode(["warm up"])
             self._library = lib  # only now: a failed publication is tried again next round
             self.kb.close_flags_from_git()
         except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
