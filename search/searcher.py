@@ -146,7 +146,7 @@ class Searcher:
         timings: Timings | None = None,
     ) -> tuple[list[Ranking], set[str]]:
         """Each retriever's chunk ranking for ``text`` (already normalised), and the terms to mark."""
-        t = timings or Timings()
+        clock = timings or Timings()
         lang = lang or analyze_query(text).lang
         expansions = synonym_terms(text, self.synonyms)
         readers = {n: e for n, e in self.embedders.items() if e.understands(lang)}  # MiniLM cannot read Korean
@@ -154,19 +154,19 @@ class Searcher:
         # while BM25 runs here: on two cores the query costs the slowest part,
         # not the sum of them.
         futures = {name: self._encoders.submit(timed, emb.encode_query, text) for name, emb in readers.items()}
-        with t.stage("keyword"):
+        with clock.stage("keyword"):
             q = keyword.build_query(text, expansions)
             marked = q.all_terms()
             out: list[Ranking] = [Ranking("keyword", self.keyword.search(q, depth, department), lang)]
         vectors = {}
         for name, f in futures.items():
             vectors[name], seconds = f.result()
-            t.add(f"embed:{name}", seconds)
-        with t.stage("vectors"):
+            clock.add(f"embed:{name}", seconds)
+        with clock.stage("vectors"):
             for name in readers:
                 out.append(Ranking(name, self._dense(name, vectors[name], department, depth), lang))
         if self.bridge is not None and self.bridge_targets and self.bridge_model in vectors:
-            with t.stage("bridge"):
+            with clock.stage("bridge"):
                 out += self._bridged(vectors[self.bridge_model], lang, department, depth)
         marked.update(t for e in expansions for t in terms(e))
         return out, marked
