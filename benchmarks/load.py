@@ -350,6 +350,20 @@ def published_and_followed(servers: Servers, started: float) -> dict:
     return marks
 
 
+def print_stages(urls: list[str]) -> None:
+    """Mean milliseconds per search stage (``kb_search_stage_seconds`` of /metrics), summed over the replicas."""
+    totals: dict[str, list[float]] = {}
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as resp:
+            for line in resp.read().decode().splitlines():
+                m = re.match(r'kb_search_stage_seconds_(count|sum)\{stage="([^"]+)"\} (\S+)', line)
+                if m:
+                    totals.setdefault(m.group(2), [0.0, 0.0])[m.group(1) == "sum"] += float(m.group(3))
+    print("| stage | searches | mean ms |\n|---|---|---|")
+    for stage, (count, seconds) in totals.items():
+        print(f"| {stage} | {count:.0f} | {seconds / count * 1e3:.2f} |" if count else f"| {stage} | 0 | |")
+
+
 def print_result(label: str, name: str, r: dict) -> None:
     print(f"| {label} | {name} | {r['rps']:.1f} | {r['p50'] / 1e3:.0f} | {r['p95'] / 1e3:.0f} | {r['p99'] / 1e3:.0f} "
           f"| {r['errors']} | {json.dumps(r['statuses'], sort_keys=True)} |", flush=True)
@@ -394,6 +408,7 @@ def main() -> None:
                 for c in (int(x) for x in opts.connections.split(",")):
                     print_result(label, f"wrk {c} conns {opts.duration}s", run_wrk(front, requests_file, cookie, c,
                                                                                   opts.duration))
+            print_stages(servers.urls)
         for run in range(opts.runs if opts.reindex or opts.reindex_only else 0):
             marks = reindex(opts, servers, articles, env)
             load = os.getloadavg()[0]
