@@ -135,3 +135,14 @@ def test_an_incremental_build_embeds_only_the_new_chunks_and_terms_even_without_
     assert sorted(ba.terms) == sorted(bc.terms) and scratch.mode == "full"
     bridge_c = dict(zip(bc.terms, bc.vectors, strict=True))
     assert all(np.allclose(v, bridge_c[t], atol=1e-5) for t, v in zip(ba.terms, ba.vectors, strict=True))
+
+
+def test_kb_index_follow_takes_no_build_options(tmp_path):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+
+    for extra in (["--full"], ["--export", str(tmp_path / "x.tar.gz")]):
+        result = CliRunner().invoke(main, ["index", "--index", str(tmp_path / "b"), "--follow", str(tmp_path), *extra])
+        assert result.exit_code == 2 and "build nothing" in result.output
+    assert not (tmp_path / "b").exists()
