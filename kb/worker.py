@@ -73,6 +73,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     _last_day: dict[str, date] = field(default_factory=dict)
     _library: object | None = None
+    _index_error: str | None = None
 
     def tick(self) -> int:
         """One round; returns how many notifications went out (the loop hurries on while there are more)."""
@@ -131,9 +132,12 @@ class Worker:
                 for model in self.kb.models.all(self.kb.config.embedder_specs):
                     model.encode(["warm up"])
             self._library = lib  # only now: a failed publication is tried again next round
+            self._index_error = None
             self.kb.close_flags_from_git()
-        except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
-            self.say(f"reindex failed: {exc}")
+        except Exception as exc:  # a bad edit, a busy index, an unwritable published dir: try again next round
+            if str(exc) != self._index_error:  # said once, not twice a second
+                self.say(f"reindex failed: {exc}")
+            self._index_error = str(exc)
 
     def run(self, every: float = 0.5) -> None:
         """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""

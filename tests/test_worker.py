@@ -106,3 +106,21 @@ def test_the_worker_publishes_each_new_build_for_the_replicas(tmp_path, models):
     second = latest(tmp_path / "published")
     assert second not in (None, first) and second == IndexLayout(tmp_path / "index").current().dir.name
     assert (tmp_path / "published" / "builds" / second / "manifest.json").is_file()
+
+
+def test_a_publication_that_keeps_failing_is_retried_and_said_once(tmp_path, models):
+    from search.publish import latest
+
+    articles = small_site(tmp_path / "articles")
+    blocked = tmp_path / "published"
+    blocked.write_text("a file where the published dir should be", encoding="utf-8")
+    cfg = Config(articles_dir=articles, index_dir=tmp_path / "index", embedders="use-m3",
+                 database_url=sqlite_url(tmp_path), reload_seconds=0, index_publish=blocked)
+    said = []
+    job = Worker(KB(cfg, models=models), say=said.append)
+    for _ in range(3):
+        job.tick()
+    assert sum("reindex failed" in s for s in said) == 1, said
+    blocked.unlink()  # fixed: the next round publishes, though no article changed
+    job.tick()
+    assert latest(blocked) is not None and "published build" in said[-1]
