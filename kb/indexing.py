@@ -116,6 +116,6 @@ def follow(config: Config, stop: threading.Event, log: Callable[[str], None] = p
             log(f"following {config.index_follow} failed: {exc}")
             report = None
         if report is not None:
-            log(f"now serving published build {report.build_dir.name}: {report.copied} file(s) copied "
+            log(f"switched to published build {report.build_dir.name}: {report.copied} file(s) copied "
                 f"({report.bytes_copied / 1e6:.1f} MB), {report.linked} unchanged, in {time.monotonic() - started:.2f}s")
         stop.wait(every)

@@ -173,7 +173,7 @@ def test_two_replicas_follow_one_publishing_worker_and_both_switch_to_an_edit(tm
         for i, r in enumerate(replicas):
             assert IndexLayout(tmp_path / f"replica-{i}").current().dir.name == second
             # Only what the edit changed was copied; the rest came from the replica's previous build.
-            [line] = [x for x in r.output().splitlines() if f"now serving published build {second}" in x]
+            [line] = [x for x in r.output().splitlines() if f"switched to published build {second}" in x]
             assert int(line.split(", ")[1].split(" unchanged")[0]) > 0, line
             assert f'kb_index_build_info{{build="{second}"}} 1.0' in get(r.base + "/metrics")[2]
     finally:
