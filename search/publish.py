@@ -95,15 +95,14 @@ def _read_sums(path: Path) -> dict[str, str]:
     return sums
 
 
-def _copy_or_link(src: Path, dest: Path, link: bool) -> None:
+def _link(src: Path, dest: Path) -> bool:
+    """Hard-link ``src`` as ``dest``; False when it cannot be (gone, another file system, links refused)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if link:
-        try:
-            os.link(src, dest)
-            return
-        except OSError:
-            pass  # another file system, or links not allowed: copy
-    shutil.copyfile(src, dest)
+    try:
+        os.link(src, dest)
+    except OSError:
+        return False
+    return True
 
 
 def publish_build(index_dir: Path, publish_dir: Path) -> str | None:
@@ -130,7 +129,9 @@ def publish_build(index_dir: Path, publish_dir: Path) -> str | None:
             rel = p.relative_to(build.dir).as_posix()
             sums[rel] = _sha256(p)
             same = old.get(rel) == sums[rel]
-            _copy_or_link(root / "builds" / str(previous) / rel if same else p, incoming / rel, link=same)
+            (incoming / rel).parent.mkdir(parents=True, exist_ok=True)
+            if not (same and _link(root / "builds" / str(previous) / rel, incoming / rel)):
+                shutil.copyfile(p, incoming / rel)
         (incoming / CHECKSUMS).write_text(json.dumps(sums, indent=1), encoding="utf-8")
         final = root / "builds" / build_id
         shutil.rmtree(final, ignore_errors=True)
@@ -184,10 +185,9 @@ def _fill(source: Path, sums: dict[str, str], have: BuildLayout | None, build: B
         src = source / rel
         if not src.resolve().is_relative_to(real_source):  # a directory link leading out of the build
             raise ShippingError(f"{rel}: outside the published build")
-        if have is not None and local.get(rel) == sums[rel] and rel != "manifest.json":
-            _copy_or_link(have.dir / rel, dest, link=True)
+        if have is not None and local.get(rel) == sums[rel] and rel != "manifest.json" and _link(have.dir / rel, dest):
             linked += 1
-        else:
+        else:  # new or changed, or the live build's copy cannot be linked: from the published dir, checked
             size += _copy_verified(src, dest, sums[rel])
             copied += 1
         if size > MAX_TOTAL_BYTES:

@@ -146,3 +146,17 @@ def test_kb_index_follow_takes_no_build_options(tmp_path):
         result = CliRunner().invoke(main, ["index", "--index", str(tmp_path / "b"), "--follow", str(tmp_path), *extra])
         assert result.exit_code == 2 and "build nothing" in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_a_file_missing_from_the_previous_publication_or_the_live_build_is_copied_instead(tmp_path, published,
+                                                                                         use_embedder):
+    follow_once(published, tmp_path / "b")
+    live = IndexLayout(tmp_path / "b").current()
+    (published / "builds" / latest(published) / "synonyms.json").unlink()  # damaged: nothing to link from
+    live.synonyms.unlink()
+    build_index(docs(**{"hr/leave.md": EDITED}), tmp_path / "a", [use_embedder])
+    new_id = publish_build(tmp_path / "a", published)
+    report = follow_once(published, tmp_path / "b")
+    now = IndexLayout(tmp_path / "b").current()
+    assert now.dir.name == new_id and now.synonyms.read_bytes() == IndexLayout(tmp_path / "a").current().synonyms.read_bytes()
+    assert report.linked > 0
