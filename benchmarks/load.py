@@ -6,16 +6,19 @@
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test --ratelimit-storage redis://127.0.0.1:6379/7
     .venv/bin/python benchmarks/load.py --server '{kb} serve --port {port}' --label production   # any server command
     .venv/bin/python benchmarks/load.py --reindex-only                    # one-article edit -> searchable, every replica
+    .venv/bin/python benchmarks/load.py --reindex-only --follow --replicas 2   # ... through kb worker --publish
 
 The 18F handbook is copied to ``--work-dir`` and indexed once there (``kb index --export``, the
 shipping path: every replica imports the tarball into its own index dir, as on separate hosts).
+With ``--follow``, a ``kb worker --publish`` on the builder's index publishes each build into a
+shared dir and every replica runs with ``KB_INDEX_FOLLOW`` on it (the tested production path).
 Servers start from ``--server`` (``{kb}`` is this Python running ``-m kb``, ``{port}`` a free port);
 with ``--replicas 2`` or more a local nginx (config written to the work dir, high port, no root
 needed) balances them. The mix (one list, walked round-robin by each wrk connection): 35% search
 pages and 25% /api/search with the 205 dev questions (en, ja, ko, zh), 30% article pages, 5%
 /api/suggest, 5% "Was this helpful? Yes" posts with a real session cookie and CSRF token.
 
-wrk2 is not available, so ``--rate`` is an open-loop generator of this script's own: request i is
+wrk2 is not available, so ``--rate`` is an open-loop generator of our own (load_rate.py): request i is
 due at start + i/rate, 64 threads (one keep-alive connection each) send each when due, and its
 latency is counted from when it was due (a late send counts as slow, not as missing); requests
 still unsent when the run's time is up count as errors ("unsent"), so an overloaded server
@@ -25,7 +28,6 @@ cannot stretch the run.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -33,15 +35,15 @@ import re
 import shlex
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from load_rate import EMAIL, run_rate  # beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,8 +51,7 @@ CORPUS = ROOT.parent / "shared" / "corpora" / "18f-handbook"
 QUERIES = ROOT / "benchmarks" / "dev" / "18f" / "queries.jsonl"
 LUA = ROOT / "benchmarks" / "load_mix.lua"
 KB = [sys.executable, "-m", "kb"]
-EMAIL = "load.tester@example.gov"
-MARK = "quokkaflux"  # a word in no article: the edit adds it, the poll looks for it
+MARK = "quokkaflux"  # a word in no article: the edit adds it (with a fresh suffix: never cached), the poll looks for it
 
 
 def free_port() -> int:
@@ -123,19 +124,41 @@ class Servers:
         # An imported index ships without the vector cache: a replica that built locally would embed
         # every chunk again, so --watch servers use the builder's index dir instead.
         self.watching = "--watch" in opts.server
+        self.published = opts.work_dir / "published"
+        self.publisher: subprocess.Popen | None = None
+
+    def start_publisher(self) -> None:
+        """``kb worker --publish``: builds in the builder's index dir (its vector cache) and publishes."""
+        from search.publish import latest
+
+        log = (self.opts.work_dir / "publisher.log").open("w")
+        env = {**self.env, "KB_INDEX_DIR": str(self.opts.work_dir / "builder" / "index")}
+        self.publisher = subprocess.Popen([*KB, "worker", "--publish", str(self.published)], env=env, cwd=ROOT,
+                                          stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 600
+        while latest(self.published) is None:
+            if self.publisher.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("kb worker --publish published nothing (see publisher.log)")
+            time.sleep(0.5)
 
     def start(self) -> str:
+        if self.opts.follow:
+            self.start_publisher()
         for i in range(self.opts.replicas):
             if self.watching:  # one box: the server reindexes its own index, built here with its vector cache
                 index_dir = self.opts.work_dir / "builder" / "index"
             else:
                 index_dir = self.opts.work_dir / f"replica-{i}" / "index"
-                kb(["index", "--index", str(index_dir), "--import", str(self.tarball)], self.env)
+                if not self.opts.follow:  # a follower takes the published build itself
+                    kb(["index", "--index", str(index_dir), "--import", str(self.tarball)], self.env)
+            env = {**self.env, "KB_INDEX_DIR": str(index_dir)}
+            if self.opts.follow:
+                env["KB_INDEX_FOLLOW"] = str(self.published)
             port = free_port()
             cmd = [part.replace("{port}", str(port)) for part in shlex.split(self.opts.server)]
             cmd = [*KB, *cmd[1:]] if cmd and cmd[0] == "{kb}" else cmd
             log = (self.opts.work_dir / f"replica-{i}.log").open("w")
-            proc = subprocess.Popen(cmd, env={**self.env, "KB_INDEX_DIR": str(index_dir)}, cwd=ROOT, stdout=log,
+            proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log,
                                     stderr=subprocess.STDOUT)
             self.procs.append(proc)
             self.urls.append(f"http://127.0.0.1:{port}")
@@ -162,7 +185,7 @@ class Servers:
         return url
 
     def stop(self) -> None:
-        for proc in [*self.procs, getattr(self, "nginx", None)]:
+        for proc in [*self.procs, getattr(self, "nginx", None), self.publisher]:
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 try:
@@ -221,60 +244,9 @@ def run_wrk(front: str, requests_file: Path, cookie: str, connections: int, seco
     return result
 
 
-def run_rate(front: str, mix: list[tuple[str, str, str]], cookie: str, rate: float, seconds: int) -> dict:
-    """Open loop: request i is due at start + i/rate; latency counts from when it was due."""
-    target = urllib.parse.urlsplit(front)
-    total = int(rate * seconds)
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    lock, next_i = threading.Lock(), iter(range(total))
-    start = time.monotonic() + 0.5
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-        while True:
-            with lock:
-                i = next(next_i, None)
-            if i is None:
-                return
-            due = start + i / rate
-            if time.monotonic() > start + seconds:  # the run is over: what was due and not sent counts as failed
-                with lock:
-                    statuses["unsent"] = statuses.get("unsent", 0) + 1
-                continue
-            time.sleep(max(0.0, due - time.monotonic()))
-            method, path, body = mix[i % len(mix)]
-            headers = {"X-Forwarded-Email": EMAIL, "Cookie": cookie}
-            if method == "POST":
-                headers |= {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-            try:
-                conn.request(method, path, body=body or None, headers=headers)
-                resp = conn.getresponse()
-                resp.read()
-                code = str(resp.status)
-            except (OSError, http.client.HTTPException) as exc:
-                code = type(exc).__name__
-                conn.close()
-                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-            with lock:
-                latencies.append(time.monotonic() - due)
-                statuses[code] = statuses.get(code, 0) + 1
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(64)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = min(time.monotonic() - start, seconds)
-    q = statistics.quantiles(latencies, n=100)
-    errors = sum(n for code, n in statuses.items() if not code.isdigit() or int(code) >= 400)
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": q[49] * 1e6, "p95": q[94] * 1e6,
-            "p99": q[98] * 1e6, "max": max(latencies) * 1e6, "errors": errors, "statuses": statuses}
-
-
-def found(url: str, article: str) -> bool:
+def found(url: str, article: str, word: str) -> bool:
     """The edited article is the first hit for the word the edit added."""
-    with urllib.request.urlopen(f"{url}/api/search?q={MARK}", timeout=30) as resp:
+    with urllib.request.urlopen(f"{url}/api/search?q={word}", timeout=30) as resp:
         return [r["article"] for r in json.load(resp)["results"][:1]] == [article]
 
 
@@ -282,11 +254,14 @@ def reindex(opts: argparse.Namespace, servers: Servers, articles: Path, env: dic
     """One article edited -> the edit found by /api/search on every replica (build, export, import on each)."""
     article = sorted(articles.rglob("*.md"))[20]
     article_id = article.relative_to(articles).as_posix()
-    text = article.read_text(encoding="utf-8").replace(f" Ask about {MARK} here.", "")
+    text = re.sub(rf"\n\nAsk about {MARK}[a-z]* here\.\n$", "", article.read_text(encoding="utf-8"))
+    word = MARK + "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=8))  # new text: its vectors are in no cache
     started = time.monotonic()
-    article.write_text(text + f"\n\nAsk about {MARK} here.\n", encoding="utf-8")
+    article.write_text(text + f"\n\nAsk about {word} here.\n", encoding="utf-8")
     marks = {}
-    if not servers.watching:  # the shipping path: one build, imported by every replica
+    if opts.follow:  # kb worker sees the edit, builds, publishes; every replica follows
+        marks |= published_and_followed(servers, started)
+    elif not servers.watching:  # the shipping path: one build, imported by every replica
         tarball = opts.work_dir / "edit.tar.gz"
         kb(["index", "--index", str(opts.work_dir / "builder" / "index"), "--export", str(tarball)], env)
         marks["built and exported"] = time.monotonic() - started
@@ -295,11 +270,45 @@ def reindex(opts: argparse.Namespace, servers: Servers, articles: Path, env: dic
         marks["imported everywhere"] = time.monotonic() - started
     pending = set(servers.urls)
     while pending and time.monotonic() - started < 300:
-        pending = {u for u in pending if not found(u, article_id)}
+        pending = {u for u in pending if not found(u, article_id, word)}
         time.sleep(0.1)
     marks["searchable on every replica"] = time.monotonic() - started if not pending else float("nan")
     article.write_text(text, encoding="utf-8")  # leave the copy as it was, for the next run
+    if opts.follow or servers.watching:  # the restoring write is an edit too: wait until it is served
+        undone = time.monotonic()
+        while any(found(u, article_id, word) for u in servers.urls) and time.monotonic() - undone < 300:
+            time.sleep(0.2)
     return marks
+
+
+def published_and_followed(servers: Servers, started: float) -> dict:
+    """When the publisher published a new build, and when every replica's ``current`` was switched to it."""
+    from search.layout import IndexLayout
+    from search.publish import latest
+
+    before, marks = latest(servers.published), {}
+    while (now := latest(servers.published)) == before and time.monotonic() - started < 300:
+        time.sleep(0.05)
+    marks["built and published"] = time.monotonic() - started
+    layouts = [IndexLayout(d) for d in servers.index_dirs]
+    while time.monotonic() - started < 300 and not all((c := x.current()) and c.dir.name == now for x in layouts):
+        time.sleep(0.05)
+    marks["switched on every replica"] = time.monotonic() - started
+    return marks
+
+
+def print_stages(urls: list[str]) -> None:
+    """Mean milliseconds per search stage (``kb_search_stage_seconds`` of /metrics), summed over the replicas."""
+    totals: dict[str, list[float]] = {}
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as resp:
+            for line in resp.read().decode().splitlines():
+                m = re.match(r'kb_search_stage_seconds_(count|sum)\{stage="([^"]+)"\} (\S+)', line)
+                if m:
+                    totals.setdefault(m.group(2), [0.0, 0.0])[m.group(1) == "sum"] += float(m.group(3))
+    print("| stage | searches | mean ms |\n|---|---|---|")
+    for stage, (count, seconds) in totals.items():
+        print(f"| {stage} | {count:.0f} | {seconds / count * 1e3:.2f} |" if count else f"| {stage} | 0 | |")
 
 
 def print_result(label: str, name: str, r: dict) -> None:
@@ -317,6 +326,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0, help="instead of wrk: a fixed rate (requests/s), open loop")
     ap.add_argument("--reindex", action="store_true", help="also time one edit -> searchable on every replica")
     ap.add_argument("--reindex-only", action="store_true")
+    ap.add_argument("--follow", action="store_true", help="replicas follow a `kb worker --publish` (KB_INDEX_FOLLOW)")
+    ap.add_argument("--runs", type=int, default=1, help="how many edits to time (--reindex)")
     ap.add_argument("--database-url", default=None, help="default: SQLite in the work dir (one replica)")
     ap.add_argument("--ratelimit-storage", default="memory://")
     ap.add_argument("--reuse-build", action="store_true", help="use the tarball of the last run as it is")
@@ -344,9 +355,12 @@ def main() -> None:
                 for c in (int(x) for x in opts.connections.split(",")):
                     print_result(label, f"wrk {c} conns {opts.duration}s", run_wrk(front, requests_file, cookie, c,
                                                                                   opts.duration))
-        if opts.reindex or opts.reindex_only:
+            print_stages(servers.urls)
+        for run in range(opts.runs if opts.reindex or opts.reindex_only else 0):
             marks = reindex(opts, servers, articles, env)
-            print("# edit -> searchable: " + ", ".join(f"{k} {v:.1f}s" for k, v in marks.items()), flush=True)
+            load = os.getloadavg()[0]
+            print(f"# run {run + 1}, load {load:.1f}: edit -> searchable: "
+                  + ", ".join(f"{k} {v:.1f}s" for k, v in marks.items()), flush=True)
     finally:
         servers.stop()
 

@@ -132,6 +132,11 @@ class Config:
     db_statement_timeout: float = 15.0
     #: KB_OUTBOX_LEASE: seconds a worker holds a message it is sending (renewed while it sends).
     outbox_lease: float = 120.0
+    #: KB_INDEX_PUBLISH: a shared directory `kb worker` publishes each new build into (search/publish.py).
+    index_publish: Path | None = None
+    #: KB_INDEX_FOLLOW: a published directory `kb serve` follows: it imports each new build there and switches,
+    #: instead of building itself.
+    index_follow: Path | None = None
     #: KB_METRICS_ALLOW: comma-separated addresses/networks that may read /metrics (loopback always may).
     metrics_allow: str = ""
 
@@ -185,7 +190,7 @@ class Config:
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:
-    if name in ("articles_dir", "index_dir", "instance_dir"):
+    if name in ("articles_dir", "index_dir", "instance_dir", "index_publish", "index_follow"):
         return Path(raw).expanduser()
     if isinstance(default, bool):
         if raw.lower() in ("1", "true", "yes", "on"):

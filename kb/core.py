@@ -20,6 +20,7 @@ from search.build import BuildReport
 from search.embedders import EmbedderPool
 from search.searcher import IndexHandle
 from search.service import SearchPage, SearchService
+from search.timing import Timings
 
 from . import indexing
 from .config import Config
@@ -92,10 +93,19 @@ class KB:
     @cached_property
     def search(self) -> SearchService:
         """What every front end searches with: one result per article family, paged, logged."""
-        return SearchService(self.index, on_search=self._record_search, cache_size=self.config.search_cache)
+        return SearchService(self.index, on_search=self._record_search, cache_size=self.config.search_cache,
+                             on_timings=self._observe_search_stages)
 
     def _record_search(self, page: SearchPage) -> None:
         self.insights.record_search(page)
+
+    @staticmethod
+    def _observe_search_stages(timings: Timings) -> None:
+        # Imported here, not at the top: prometheus_client picks its multiprocess mode when first imported,
+        # which `kb serve` must be able to set up before (kb/cli/serve.py).
+        from .metrics import observe_search_stages
+
+        observe_search_stages(timings)
 
     def record_search(self, page: SearchPage, session_key: str | None) -> str:
         """Log a search typed in a browser session; returns its reference for the result links' ``?from=``."""

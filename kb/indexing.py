@@ -1,8 +1,10 @@
 """Between the content layer and the search library: Documents in, a built index out.
 
 The KB core comes here, so neither the web nor the CLI holds indexing logic.
-Every function takes the process's ``EmbedderPool`` (the core's), so the build
-and the live index share its models.
+Every build takes the process's ``EmbedderPool`` (the core's), so the build
+and the live index share its models. ``publish`` and ``follow`` ship builds
+through a shared directory (``KB_INDEX_PUBLISH``, ``KB_INDEX_FOLLOW``;
+search/publish.py): no models needed.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from search.build import BuildReport, build_index
+from search.build import BuildReport, IndexBusyError, build_index
 from search.documents import DocSection, Document
 from search.embedders import EmbedderPool
+from search.publish import follow_once, publish_build
+from search.shipping import ShippingError
 
 from .config import Config
 from .content import ContentStore, Library, load_library
@@ -85,3 +89,33 @@ def start_watcher(
     thread = threading.Thread(target=loop, name="kb-index-watcher", daemon=True)
     thread.start()
     return thread
+
+
+#: Seconds between looks at the published dir (one small file read each).
+FOLLOW_EVERY = 0.5
+
+
+def publish(config: Config) -> str | None:
+    """Publish the live build into KB_INDEX_PUBLISH; its id, or None when already published."""
+    assert config.index_publish is not None
+    return publish_build(config.resolved_index_dir, config.index_publish)
+
+
+def follow(config: Config, stop: threading.Event, log: Callable[[str], None] = print,
+           every: float = FOLLOW_EVERY) -> None:
+    """Until ``stop`` is set: import each build published in KB_INDEX_FOLLOW and switch to it.
+
+    The servers' IndexHandles see the switch by themselves; a failed look is logged and tried again.
+    """
+    assert config.index_follow is not None
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            report = follow_once(config.index_follow, config.resolved_index_dir)
+        except (ShippingError, IndexBusyError, OSError) as exc:
+            log(f"following {config.index_follow} failed: {exc}")
+            report = None
+        if report is not None:
+            log(f"switched to published build {report.build_dir.name}: {report.copied} file(s) copied "
+                f"({report.bytes_copied / 1e6:.1f} MB), {report.linked} unchanged, in {time.monotonic() - started:.2f}s")
+        stop.wait(every)

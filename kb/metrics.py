@@ -1,6 +1,7 @@
 """Prometheus metrics: what the web processes count, and what is read at scrape time.
 
-Counters and histograms live in ``prometheus_client``'s multiprocess files
+Counters and histograms (requests; search latency by stage, from the search
+service's timing hook) live in ``prometheus_client``'s multiprocess files
 when ``PROMETHEUS_MULTIPROC_DIR`` is set (``kb serve`` sets it before any
 worker forks), so a scrape of any worker sums all of them. Index, outbox and
 database figures are read when scraped, by ``KBCollector``: one query each,
@@ -19,6 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from search.timing import Timings
+
     from .core import KB
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -26,6 +29,11 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 REQUESTS = Counter("kb_http_requests_total", "HTTP requests answered, by route and status.", ["route", "method", "status"])
 LATENCY = Histogram("kb_http_request_duration_seconds", "Time to answer, by route and status.", ["route", "status"],
                     buckets=BUCKETS)
+#: Stages take from tens of microseconds (analyze) to tens of milliseconds (an embedding under load).
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+SEARCH_STAGES = Histogram("kb_search_stage_seconds", "Time of each stage of a search (search/timing.py): analyze, "
+                          "keyword, embed:<model>, vectors, bridge, fuse, answer, spelling, snippets.", ["stage"],
+                          buckets=STAGE_BUCKETS)
 # Per process, summed over the live ones: connections of this worker's pool in use right now.
 DB_POOL_IN_USE = Gauge("kb_db_pool_connections_in_use", "Database connections checked out of the pools.",
                        multiprocess_mode="livesum")
@@ -40,6 +48,12 @@ def multiprocess() -> bool:
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     REQUESTS.labels(route, method, str(status)).inc()
     LATENCY.labels(route, str(status)).observe(seconds)
+
+
+def observe_search_stages(timings: Timings) -> None:
+    """One search's stages (the SearchService's ``on_timings`` hook)."""
+    for stage, seconds in timings.seconds.items():
+        SEARCH_STAGES.labels(stage).observe(seconds)
 
 
 def observe_pool(kb: KB) -> None:

@@ -3,7 +3,8 @@
 One loop per process: deliver due notifications (the outbox), run the daily
 jobs when their day comes, and bring the search index up to date when the
 articles change (the replicas' IndexHandles switch to the new build by
-themselves). Any number of workers may run on one database: the outbox leases
+themselves), publishing each new build into ``KB_INDEX_PUBLISH`` when set, for
+the replicas that follow it. Any number of workers may run on one database: the outbox leases
 each message to one of them (``kb.feedback.outbox``).
 
 Daily jobs (digests, log roll-ups) are registered in one place, ``DAILY_JOBS``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +25,7 @@ from datetime import date, datetime
 from .core import KB
 from .feedback.models import utcnow
 from .feedback.outbox import DeliveryReport, worker_id
+from .indexing import publish
 
 log = logging.getLogger("kb.worker")
 
@@ -70,6 +73,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     _last_day: dict[str, date] = field(default_factory=dict)
     _library: object | None = None
+    _index_error: str | None = None
 
     def tick(self) -> int:
         """One round; returns how many notifications went out (the loop hurries on while there are more)."""
@@ -110,20 +114,32 @@ class Worker:
                 self.say(f"{name}: {line}")
 
     def refresh_index(self) -> None:
-        """Rebuild when the articles changed (and once at start); then close flags named in commits."""
+        """Rebuild when the articles changed (and once at start), publish the build (KB_INDEX_PUBLISH);
+        then close flags named in commits."""
         try:
             lib = self.kb.content.refresh()
             if lib is self._library:
                 return
             report = self.kb.build_index()
-            self._library = lib
             if report.mode != "unchanged":
                 self.say(f"index {report.mode}: {report.articles} articles in {report.seconds:.1f}s")
+            if self.kb.config.index_publish is not None:
+                started = time.monotonic()
+                if published := publish(self.kb.config):
+                    self.say(f"published build {published} in {time.monotonic() - started:.2f}s")
+            if self._library is None:
+                # Models load lazily, on the first text to embed (10 s and more): at start, not on the first edit.
+                for model in self.kb.models.all(self.kb.config.embedder_specs):
+                    model.encode(["warm up"])
+            self._library = lib  # only now: a failed publication is tried again next round
+            self._index_error = None
             self.kb.close_flags_from_git()
-        except Exception as exc:  # a bad edit or a busy index: keep the old one, try again next round
-            self.say(f"reindex failed: {exc}")
+        except Exception as exc:  # a bad edit, a busy index, an unwritable published dir: try again next round
+            if str(exc) != self._index_error:  # said once, not twice a second
+                self.say(f"reindex failed: {exc}")
+            self._index_error = str(exc)
 
-    def run(self, every: float = 2.0) -> None:
+    def run(self, every: float = 0.5) -> None:
         """Until ``stop`` is set (SIGTERM): a send in progress finishes first."""
         while not self.stop.is_set():
             busy = self.tick()

@@ -30,6 +30,7 @@ from .layout import BuildLayout, IndexLayout, Manifest
 from .query import QueryInfo, analyze_query, clean_query
 from .snippets import snippet
 from .spelling import Speller, clearly_better, listed_words
+from .timing import Timings, timed
 from .vectors import VectorIndex
 
 DEPTH = 100  # chunks taken from each retriever before fusion
@@ -141,24 +142,32 @@ class Searcher:
         return items
 
     def rankings(
-        self, text: str, department: str | None = None, depth: int = DEPTH, lang: str | None = None
+        self, text: str, department: str | None = None, depth: int = DEPTH, lang: str | None = None,
+        timings: Timings | None = None,
     ) -> tuple[list[Ranking], set[str]]:
         """Each retriever's chunk ranking for ``text`` (already normalised), and the terms to mark."""
+        clock = timings or Timings()
         lang = lang or analyze_query(text).lang
         expansions = synonym_terms(text, self.synonyms)
         readers = {n: e for n, e in self.embedders.items() if e.understands(lang)}  # MiniLM cannot read Korean
         # The models encode in worker threads (torch and numpy release the GIL)
         # while BM25 runs here: on two cores the query costs the slowest part,
         # not the sum of them.
-        futures = {name: self._encoders.submit(emb.encode_query, text) for name, emb in readers.items()}
-        q = keyword.build_query(text, expansions)
-        marked = q.all_terms()
-        out: list[Ranking] = [Ranking("keyword", self.keyword.search(q, depth, department), lang)]
-        vectors = {name: f.result() for name, f in futures.items()}
-        for name in readers:
-            out.append(Ranking(name, self._dense(name, vectors[name], department, depth), lang))
+        futures = {name: self._encoders.submit(timed, emb.encode_query, text) for name, emb in readers.items()}
+        with clock.stage("keyword"):
+            q = keyword.build_query(text, expansions)
+            marked = q.all_terms()
+            out: list[Ranking] = [Ranking("keyword", self.keyword.search(q, depth, department), lang)]
+        vectors = {}
+        for name, f in futures.items():
+            vectors[name], seconds = f.result()
+            clock.add(f"embed:{name}", seconds)
+        with clock.stage("vectors"):
+            for name in readers:
+                out.append(Ranking(name, self._dense(name, vectors[name], department, depth), lang))
         if self.bridge is not None and self.bridge_targets and self.bridge_model in vectors:
-            out += self._bridged(vectors[self.bridge_model], lang, department, depth)
+            with clock.stage("bridge"):
+                out += self._bridged(vectors[self.bridge_model], lang, department, depth)
         marked.update(t for e in expansions for t in terms(e))
         return out, marked
 
@@ -179,17 +188,22 @@ class Searcher:
                 out.append(Ranking(name + "~", self._dense(name, f.result(), department, depth), t_lang))
         return out
 
-    def retrieve(self, raw_query: str, *, department: str | None = None) -> Retrieval:
-        """Every article found for ``raw_query``, best first (nothing for a query without words)."""
-        info = analyze_query(raw_query)
+    def retrieve(self, raw_query: str, *, department: str | None = None, timings: Timings | None = None) -> Retrieval:
+        """Every article found for ``raw_query``, best first (nothing for a query without words).
+
+        ``timings``: filled with the seconds of each stage (search/timing.py)."""
+        t = timings or Timings()
+        with t.stage("analyze"):
+            info = analyze_query(raw_query)
         found = Retrieval(info)
         if not info.has_words:
             return found
-        found.fused, found.terms, found.decision, rankings = self._fused(info, department)
+        found.fused, found.terms, found.decision, rankings = self._fused(info, department, t)
         # Corrected as typed, not normalised: the reader's capitals stay.
-        suggestion = self.speller.correct(clean_query(raw_query)[0]) if self.spell_checks else None
+        with t.stage("spelling"):
+            suggestion = self.speller.correct(clean_query(raw_query)[0]) if self.spell_checks else None
         if suggestion:
-            alt, alt_terms, alt_decision, alt_rankings = self._fused(analyze_query(suggestion), department)
+            alt, alt_terms, alt_decision, alt_rankings = self._fused(analyze_query(suggestion), department, t)
             # Only when the correction reads clearly closer: otherwise the typed words were not typos.
             if clearly_better(self._closeness(rankings), self._closeness(alt_rankings)):
                 found.did_you_mean = suggestion
@@ -227,11 +241,17 @@ class Searcher:
             family_of=self.family_of,
         )
 
-    def _fused(self, info: QueryInfo, department: str | None
+    def _fused(self, info: QueryInfo, department: str | None, timings: Timings | None = None
                ) -> tuple[list[Fused], set[str], answer.Decision, list[Ranking]]:
-        rankings, marked = self.rankings(info.text, department, lang=info.lang)
-        ev = answer.evidence(info, rankings, self.chunks, self.embedder_profiles())
-        return self.fuse(rankings, info, ev), marked, answer.decide(ev), rankings
+        t = timings or Timings()
+        rankings, marked = self.rankings(info.text, department, lang=info.lang, timings=t)
+        with t.stage("answer"):
+            ev = answer.evidence(info, rankings, self.chunks, self.embedder_profiles())
+        with t.stage("fuse"):
+            fused = self.fuse(rankings, info, ev)
+        with t.stage("answer"):
+            decision = answer.decide(ev)
+        return fused, marked, decision, rankings
 
     def hit(self, f: Fused, marked: set[str]) -> Hit:
         """The result for one fused article: its best section, with a snippet."""
@@ -250,16 +270,20 @@ class Searcher:
             family=self.family_of(c.doc_id),
         )
 
-    def search(self, raw_query: str, *, department: str | None = None, limit: int = 10) -> SearchResult:
+    def search(self, raw_query: str, *, department: str | None = None, limit: int = 10,
+               timings: Timings | None = None) -> SearchResult:
         """The best ``limit`` articles, each on its own (translations are separate articles here)."""
         started = time.perf_counter()
-        found = self.retrieve(raw_query, department=department)
+        t = timings or Timings()
+        found = self.retrieve(raw_query, department=department, timings=t)
         result = SearchResult(query=raw_query, hits=[], language=found.info.lang)
         result.did_you_mean, result.corrected = found.did_you_mean, found.corrected
         result.answered, result.reason = found.decision.answered, found.decision.reason
         result.total = len(found.fused)
         result.ranked = [f.article for f in found.fused]
-        result.hits = [self.hit(f, found.terms) for f in found.fused[:limit]]
+        if found.fused:  # a stage that did not run is not reported
+            with t.stage("snippets"):
+                result.hits = [self.hit(f, found.terms) for f in found.fused[:limit]]
         result.took_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -293,7 +317,11 @@ class IndexHandle:
     stops them.
     """
 
-    def __init__(self, index_dir: Path, models: EmbedderPool, check_every: float = 1.0) -> None:
+    #: Seconds between looks at ``current`` (a readlink and a stat, done by a request): part of the
+    #: time from a build's switch to its first answer.
+    CHECK_EVERY = 0.25
+
+    def __init__(self, index_dir: Path, models: EmbedderPool, check_every: float = CHECK_EVERY) -> None:
         self.layout = IndexLayout(Path(index_dir))
         self.index_dir = self.layout.root
         self.models = models

@@ -20,6 +20,7 @@ from .documents import Hit
 from .fusion import Fused
 from .query import clean_query
 from .searcher import IndexHandle, Searcher
+from .timing import Timings
 
 __all__ = ["SearchPage", "SearchService"]
 
@@ -75,12 +76,16 @@ class SearchService:
         page_size: int = 10,
         on_search: Callable[[SearchPage], None] | None = None,
         cache_size: int = 0,
+        on_timings: Callable[[Timings], None] | None = None,
     ) -> None:
         """``on_search(page)`` is called for each recorded search (e.g. to log zero-result rates);
-        ``cache_size``: pages kept for repeated searches (0: none; see search/cache.py)."""
+        ``cache_size``: pages kept for repeated searches (0: none; see search/cache.py);
+        ``on_timings(timings)`` after each search that ran (not one answered from the cache), with
+        the seconds of each stage (search/timing.py)."""
         self.index = index
         self.page_size = page_size
         self.on_search = on_search
+        self.on_timings = on_timings
         self.cache: PageCache[SearchPage] = PageCache(cache_size)
 
     def search(
@@ -114,14 +119,21 @@ class SearchService:
     def _page(
         self, searcher: Searcher, text: str, department: str | None, reader_lang: str | None, page: int, size: int
     ) -> SearchPage:
-        found = searcher.retrieve(text, department=department)
+        timings = Timings()
+        found = searcher.retrieve(text, department=department, timings=timings)
         groups = families(found.fused, searcher.family_of)
+        shown, hits = groups[(page - 1) * size : page * size], []
+        if shown:  # a stage that did not run is not reported
+            with timings.stage("snippets"):
+                hits = [_family_hit(searcher, g, found.terms, [found.info.lang, reader_lang]) for g in shown]
+        if self.on_timings is not None:
+            self.on_timings(timings)
         return SearchPage(
             query=text,
             truncated=False,
             language=found.info.lang,
             department=department,
-            hits=[_family_hit(searcher, g, found.terms, [found.info.lang, reader_lang]) for g in groups[(page - 1) * size : page * size]],
+            hits=hits,
             total=len(groups),
             page=page,
             page_size=size,

@@ -53,6 +53,11 @@ def vocabulary(texts: Iterable[str]) -> Counter[str]:
     return counts
 
 
+def save_vocabulary(counts: dict[str, int], path: Path) -> None:
+    """What ``Speller.load`` reads: a build writes its vocabulary without building the speller's index."""
+    path.write_text(json.dumps(counts, ensure_ascii=False), encoding="utf-8")
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -128,7 +133,7 @@ class Speller:
                 self._index.setdefault(d, []).append(w)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self._vocabulary, ensure_ascii=False), encoding="utf-8")
+        save_vocabulary(self._vocabulary, path)
 
     @classmethod
     def load(cls, path: Path, protected: Iterable[str] = ()) -> Speller:

@@ -1,4 +1,5 @@
-"""The shipping path end to end: build on host A, import on B and C while live `kb serve`s on B and C answer."""
+"""The shipping paths end to end, against live `kb serve`s: a tarball built on host A and imported on B and C;
+a `kb worker` publishing into a shared dir that two replicas follow."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ import urllib.request
 import pytest
 
 from kb.config import PROJECT_ROOT
+from search.layout import IndexLayout
+from search.publish import latest
 
 from .conftest import sqlite_url
+from .live import Process, Server, get, kb_env, run_kb, small_site
 from .test_hostile_copy import free_port
 
 WORD = "zorblattquux"  # in no article until the edit below
@@ -122,5 +126,63 @@ def test_build_once_import_on_two_replicas_switches_both_without_a_failed_reques
         for proc, _ in servers:
             proc.terminate()
             proc.wait(timeout=30)
+    for h in hammers:
+        assert len(h.statuses) > 5 and set(h.statuses) == {200}, h.statuses
+
+
+def _first_hit(base: str, q: str) -> str | None:
+    status, found = search(base, q)
+    assert status == 200
+    return found[0] if found else None
+
+
+def test_two_replicas_follow_one_publishing_worker_and_both_switch_to_an_edit(tmp_path):
+    articles = small_site(tmp_path / "articles")
+    published = tmp_path / "published"  # the shared directory (NFS or a synced volume in production)
+    common = {"KB_ARTICLES_DIR": str(articles), "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
+              "KB_SEARCH_LIMIT": "100000/minute", "KB_WORKERS": "1", "KB_THREADS": "2"}
+    run_kb("db", "upgrade", env=kb_env(**common))
+    publisher = Process(["worker", "--publish", str(published)],
+                        kb_env(**common, KB_INDEX_DIR=str(tmp_path / "builder")), tmp_path / "worker.log")
+    replicas: list[Server] = []
+    hammers: list[Hammer] = []
+    try:
+        replicas = [Server(kb_env(**common, KB_INDEX_DIR=str(tmp_path / f"replica-{i}"),
+                                  KB_INDEX_FOLLOW=str(published)), tmp_path / f"serve-{i}.log") for i in range(2)]
+        for r in replicas:  # each waits for the first publication, then serves it
+            r.wait_ready(timeout=300)
+        first = latest(published)
+        assert first is not None
+        for i, r in enumerate(replicas):
+            assert IndexLayout(tmp_path / f"replica-{i}").current().dir.name == first
+            assert _first_hit(r.base, "sixteen weeks") == "people/parental-leave.md"
+            assert _first_hit(r.base, WORD) != "people/sick-leave.md"
+        hammers = [Hammer(r.base) for r in replicas]
+        for h in hammers:
+            h.start()
+        sick = articles / "people" / "sick-leave.md"
+        sick.write_text(sick.read_text(encoding="utf-8") + f"\nAsk about the {WORD} allowance.\n", encoding="utf-8")
+        deadline = time.monotonic() + 300  # a deadline for a stuck pipeline, not a timing assertion
+        pending = list(replicas)
+        while pending and time.monotonic() < deadline:
+            pending = [r for r in pending if _first_hit(r.base, WORD) != "people/sick-leave.md"]
+            time.sleep(0.2)
+        assert not pending, [r.output() for r in pending] + [publisher.output()]
+        second = latest(published)
+        assert second != first and "published build " + second in publisher.output()
+        for i, r in enumerate(replicas):
+            assert IndexLayout(tmp_path / f"replica-{i}").current().dir.name == second
+            # Only what the edit changed was copied; the rest came from the replica's previous build.
+            [line] = [x for x in r.output().splitlines() if f"switched to published build {second}" in x]
+            assert int(line.split(", ")[1].split(" unchanged")[0]) > 0, line
+            assert f'kb_index_build_info{{build="{second}"}} 1.0' in get(r.base + "/metrics")[2]
+    finally:
+        for h in hammers:
+            h.stop.set()
+        for h in hammers:
+            h.join(timeout=60)
+        for p in [*replicas, publisher]:
+            p.stop()
+    # The old build answered every search until each replica switched: no failed request.
     for h in hammers:
         assert len(h.statuses) > 5 and set(h.statuses) == {200}, h.statuses

@@ -116,3 +116,43 @@ def test_request_id_only_from_the_trusted_proxy_and_on_error_pages(tmp_path, cap
 
     line = json.loads(JsonFormatter().format(access))
     assert line["route"] == "/boom" and "secret" not in json.dumps(line)
+
+
+def _stage_series(text: str) -> dict[str, tuple[float, float]]:
+    """``kb_search_stage_seconds``: (count, sum) per stage, from a scrape."""
+    found: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        for part, i in (("_count{", 0), ("_sum{", 1)):
+            if line.startswith("kb_search_stage_seconds" + part):
+                stage = line.split('stage="', 1)[1].split('"', 1)[0]
+                found.setdefault(stage, [0.0, 0.0])[i] = float(line.rsplit(" ", 1)[1])
+    return {stage: (c, s) for stage, (c, s) in found.items()}
+
+
+def test_metrics_show_search_latency_by_stage_for_each_stage_that_ran(search_app):
+    client = search_app.test_client()
+    # The registry is the test process's: other tests' searches count too, so compare with before.
+    before = _stage_series(client.get("/metrics").get_data(as_text=True))
+    for q in ("parental leave weeks", "育児休業"):
+        assert client.get(f"/api/search?q={q}").status_code == 200
+    after = _stage_series(client.get("/metrics").get_data(as_text=True))
+    # One model (use-m3), so one embed stage; each of these ran once per search.
+    for stage in ("analyze", "keyword", "embed:use-m3", "vectors", "fuse", "answer", "snippets"):
+        count, total = after[stage]
+        old_count, old_total = before.get(stage, (0.0, 0.0))
+        assert count - old_count == 2 and total > old_total, (stage, before.get(stage), after[stage])
+    assert not any(s.startswith("embed:minilm") for s in after)  # no model that is not configured
+    assert 'kb_search_stage_seconds_bucket{le="0.001",stage="analyze"}' in client.get("/metrics").get_data(as_text=True)
+
+
+def test_a_search_without_words_times_only_its_analysis(search_app):
+    from search.timing import Timings
+
+    seen: list[Timings] = []
+    kb = search_app.extensions["kb"]
+    kb.search.on_timings = seen.append
+    kb.search.search("?!")
+    kb.search.search("sick leave")
+    assert list(seen[0].seconds) == ["analyze"]
+    assert {"analyze", "keyword", "embed:use-m3", "vectors", "fuse", "answer", "snippets"} <= set(seen[1].seconds)
+    assert all(s >= 0 for s in seen[1].seconds.values())

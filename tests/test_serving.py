@@ -100,6 +100,17 @@ def test_metrics_count_every_worker_and_read_the_index_and_outbox(server):
     assert 'kb_outbox_messages{state="pending"} 0.0' in text and "kb_db_pool_connections_in_use" in text
     assert 'kb_http_request_duration_seconds_bucket{le="0.1",route="/healthz",status="200"}' in text
 
+    def keyword_searches() -> float:
+        text = get(server.base + "/metrics")[2]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith('kb_search_stage_seconds_count{stage="keyword"}'))
+
+    before = keyword_searches()
+    for q in ("sick+leave", "doctor+note", "receipts", "hotel+rate", "adoption", "shift+manager"):
+        assert get(server.base + f"/api/search?q={q}")[0] == 200  # each new: a repeated search is cached
+    # Search latency by stage, from whichever worker searched (the timing hook of search/timing.py).
+    assert keyword_searches() - before == 6
+
 
 def test_two_hundred_half_sent_connections_do_not_block_a_normal_request(server):
     host, port = "127.0.0.1", server.port

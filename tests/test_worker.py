@@ -70,3 +70,57 @@ def test_a_slow_statement_is_cancelled_on_postgresql_and_the_url_options_are_kep
     with pytest.raises(OperationalError, match="statement timeout"), db.engine.connect() as conn:
         conn.execute(text("SELECT pg_sleep(3)"))
     db.engine.dispose()
+
+
+def test_the_worker_runs_its_models_at_start_not_on_the_first_edit(tmp_path, models, monkeypatch):
+    articles = small_site(tmp_path / "articles")
+    cfg = Config(articles_dir=articles, index_dir=tmp_path / "index", embedders="use-m3",
+                 database_url=sqlite_url(tmp_path), reload_seconds=0)
+    KB(cfg, models=models).build_index()  # up to date before the worker starts: its first round embeds nothing
+    use = models.get("use-m3")
+    calls = []
+    real = use.encode
+    monkeypatch.setattr(use, "encode", lambda texts, **kw: calls.append(list(texts)) or real(texts, **kw))
+    Worker(KB(cfg, models=models), say=lambda _: None).tick()
+    # Loaded (lazily, on a first text) now, so the first edit does not wait for it.
+    assert calls == [["warm up"]]
+
+
+def test_the_worker_publishes_each_new_build_for_the_replicas(tmp_path, models):
+    from search.layout import IndexLayout
+    from search.publish import latest
+
+    articles = small_site(tmp_path / "articles")
+    cfg = Config(articles_dir=articles, index_dir=tmp_path / "index", embedders="use-m3",
+                 database_url=sqlite_url(tmp_path), reload_seconds=0, index_publish=tmp_path / "published")
+    said = []
+    job = Worker(KB(cfg, models=models), say=said.append)
+    job.tick()
+    first = latest(tmp_path / "published")
+    assert first == IndexLayout(tmp_path / "index").current().dir.name and f"published build {first}" in said[-1]
+    job.tick()
+    assert latest(tmp_path / "published") == first and sum("published" in s for s in said) == 1
+    (articles / "people" / "remote.md").write_text("---\ntitle: Remote work\n---\n# Remote work\n\nTwo days.\n",
+                                                   encoding="utf-8")
+    job.tick()
+    second = latest(tmp_path / "published")
+    assert second not in (None, first) and second == IndexLayout(tmp_path / "index").current().dir.name
+    assert (tmp_path / "published" / "builds" / second / "manifest.json").is_file()
+
+
+def test_a_publication_that_keeps_failing_is_retried_and_said_once(tmp_path, models):
+    from search.publish import latest
+
+    articles = small_site(tmp_path / "articles")
+    blocked = tmp_path / "published"
+    blocked.write_text("a file where the published dir should be", encoding="utf-8")
+    cfg = Config(articles_dir=articles, index_dir=tmp_path / "index", embedders="use-m3",
+                 database_url=sqlite_url(tmp_path), reload_seconds=0, index_publish=blocked)
+    said = []
+    job = Worker(KB(cfg, models=models), say=said.append)
+    for _ in range(3):
+        job.tick()
+    assert sum("reindex failed" in s for s in said) == 1, said
+    blocked.unlink()  # fixed: the next round publishes, though no article changed
+    job.tick()
+    assert latest(blocked) is not None and "published build" in said[-1]

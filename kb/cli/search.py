@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
+import threading
 from html import unescape
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +23,7 @@ from search.evaluate import evaluate, format_report, read_qrels, read_queries
 from search.service import SearchPage
 from search.shipping import ShippingError, export_build, import_build
 
+from .. import indexing
 from ..core import KB
 from ..feedback.docs_as_code import Closure
 from ..records import answer_fields, hit_record
@@ -51,13 +54,20 @@ def _build(kb: KB, *, full: bool = False, quiet: bool = True) -> BuildReport:
               help="After building, write the live build to this tarball (to ship to other hosts).")
 @click.option("--import", "import_from", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Do not build: verify this exported tarball and switch the index to it.")
-def index(articles: Path | None, index: Path | None, full: bool, export_to: Path | None, import_from: Path | None) -> None:
+@click.option("--follow", "follow_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Do not build: until stopped, import each build published in this directory "
+                   "(`kb worker --publish`) and switch the index to it.")
+def index(articles: Path | None, index: Path | None, full: bool, export_to: Path | None, import_from: Path | None,
+          follow_dir: Path | None) -> None:
     """Build or update the search index (atomically: the old one serves until done)."""
-    kb = make_kb(articles, index)
-    if import_from is not None:
-        if export_to is not None or full:
-            raise click.UsageError("--import builds nothing: it takes no --export or --full")
-        _import(kb, import_from)
+    kb = make_kb(articles, index, index_follow=follow_dir)
+    if import_from is not None or follow_dir is not None:
+        if export_to is not None or full or (import_from and follow_dir):
+            raise click.UsageError("--import and --follow build nothing: they take no --export, --full or each other")
+        if follow_dir is not None:
+            _follow(kb)
+        else:
+            _import(kb, import_from)
         return
     errors = [p for p in kb.library.problems if p.severity == "error"]
     if errors:
@@ -88,6 +98,14 @@ def _export(kb: KB, out: Path) -> None:
     except (ShippingError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Exported build {build.name} to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def _follow(kb: KB) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"kb: following {kb.config.index_follow} into {kb.config.resolved_index_dir}", err=True)
+    indexing.follow(kb.config, stop, log=lambda line: click.echo(f"kb: {line}", err=True))
 
 
 def _import(kb: KB, tarball: Path) -> None:

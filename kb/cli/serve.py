@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -49,9 +50,9 @@ def _metrics_dir() -> None:
     _at_master_exit(lambda: shutil.rmtree(path, ignore_errors=True))
 
 
-def _start_worker(articles: Path | None) -> subprocess.Popen:
-    """``--with-worker``: a ``kb worker`` process beside the server, stopped with it."""
-    args = [sys.executable, "-m", "kb", "worker", *(["--articles", str(articles)] if articles else [])]
+def _start_worker(articles: Path | None, command: tuple[str, ...] = ("worker",)) -> subprocess.Popen:
+    """``--with-worker``: a ``kb worker`` process beside the server (or another ``command``), stopped with it."""
+    args = [sys.executable, "-m", "kb", *command, *(["--articles", str(articles)] if articles else [])]
     proc = subprocess.Popen(args)
 
     def stop() -> None:
@@ -91,15 +92,24 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
         raise click.ClickException(str(exc)) from None
     _log(f"{len(kb.library.articles)} articles from {kb.config.articles_dir}")
     # Requests never build: the index is brought up to date here, before serving,
-    # and afterwards by `kb index`, `kb worker` or the watcher below.
-    with Progress() as progress:
-        report = kb.build_index(progress=progress)
-    _log(f"search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
+    # and afterwards by `kb index`, `kb worker` or the watcher below, or taken from a publisher.
+    following = kb.config.index_follow is not None
+    if following:
+        _follow_first(kb)
+    else:
+        with Progress() as progress:
+            report = kb.build_index(progress=progress)
+        _log(f"search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
     kb.warm_up()
+    if following:
+        # A process of its own, not a thread: threads do not survive gunicorn's fork, and it needs no models.
+        _start_worker(articles, ("index", "--follow", str(kb.config.index_follow),
+                                 "--index", str(kb.config.resolved_index_dir)))
+        _log(f"following the builds published in {kb.config.index_follow}")
     if production:
         _serve_production(app, kb, articles, host, port, with_worker, watch)
         return
-    if watch if watch is not None else kb.config.dev:
+    if not following and (watch if watch is not None else kb.config.dev):
         kb.watch_articles(log=_log)
         _log("watching the articles dir; edits are reindexed within seconds")
     kb.start_outbox_worker(log=_log)
@@ -109,6 +119,27 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
 
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
                request_handler=QuietRequestHandler)
+
+
+def _follow_first(kb: KB, every: float = 1.0) -> None:
+    """With KB_INDEX_FOLLOW: serve the published build, never one built here (waiting for the first, if need be)."""
+    from search.publish import follow_once
+    from search.shipping import ShippingError
+
+    waited = False
+    while True:
+        try:
+            follow_once(kb.config.index_follow, kb.config.resolved_index_dir)
+        except (ShippingError, OSError) as exc:
+            _log(f"following {kb.config.index_follow} failed: {exc}")
+        build = kb.index.layout.current()
+        if build is not None:
+            _log(f"search index: published build {build.dir.name}")
+            return
+        if not waited:
+            _log(f"waiting for a build to be published in {kb.config.index_follow} (kb worker --publish)")
+            waited = True
+        time.sleep(every)
 
 
 def _serve_production(app: Flask, kb: KB, articles: Path | None, host: str, port: int,

@@ -23,10 +23,14 @@ def _say(message: str) -> None:
 @articles_option
 @click.option("--index/--no-index", "index", default=True, show_default=True,
               help="Rebuild the search index when the articles change (one worker is enough).")
-@click.option("--every", default=2.0, show_default=True, type=float, help="Seconds between rounds when idle.")
-def worker(articles: Path | None, index: bool, every: float) -> None:
+@click.option("--publish", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Publish each new build into this shared directory for `kb serve`s that follow it "
+                   "(default: KB_INDEX_PUBLISH).")
+@click.option("--every", default=0.5, show_default=True, type=float,
+              help="Seconds between rounds when idle (an edit waits at most this long to be seen).")
+def worker(articles: Path | None, index: bool, publish: Path | None, every: float) -> None:
     """Deliver notifications, run the daily jobs, keep the index up to date (any number may run)."""
-    kb = make_kb(articles)
+    kb = make_kb(articles, index_publish=publish)
     try:
         kb.check_schema()
     except (SchemaOutdatedError, ConfigError) as exc:
@@ -36,6 +40,7 @@ def worker(articles: Path | None, index: bool, every: float) -> None:
     job = Worker(kb, index=index, say=_say)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: job.stop.set())
-    _say(f"ready ({job.owner}); index refresh {'on' if index else 'off'}")
+    published = f", publishing into {kb.config.index_publish}" if index and kb.config.index_publish else ""
+    _say(f"ready ({job.owner}); index refresh {'on' if index else 'off'}{published}")
     job.run(every=every)
     _say("stopped")
