@@ -86,7 +86,7 @@ def prepare(opts: argparse.Namespace) -> tuple[Path, dict, Path]:
         shutil.copytree(opts.articles, articles)
         for p in articles.rglob("*"):
             p.chmod(p.stat().st_mode | 0o200)  # the shared corpora are read-only
-    env = base_env(opts, articles)
+    env = {**base_env(opts, articles), **dict(e.split("=", 1) for e in opts.env)}
     tarball = opts.work_dir / "build.tar.gz"
     started = time.monotonic()
     if not (opts.reuse_build and tarball.exists()):
@@ -200,6 +200,11 @@ def session(front: str, slug: str) -> tuple[str, str]:
     with urllib.request.urlopen(req, timeout=60) as resp:
         cookie = "; ".join(c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or [])
         token = re.search(r'name="csrf_token" value="([^"]+)"', resp.read().decode()).group(1)
+    # A first search adds the searcher key to the session, as a browser's would keep it: without it
+    # every search of the run would send a fresh cookie back, which no browser causes.
+    req = urllib.request.Request(f"{front}/search?q=leave", headers={"X-Forwarded-Email": EMAIL, "Cookie": cookie})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        cookie = "; ".join(c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []) or cookie
     return cookie, token
 
 
@@ -210,13 +215,24 @@ def articles_of(articles: Path) -> list:
     return sorted(KB(Config(articles_dir=articles)).library.articles.values(), key=lambda a: a.path)
 
 
-def request_mix(arts: list, token: str, n: int = 2000, seed: int = 7) -> list[tuple[str, str, str]]:
-    """(method, path, body) in the mix's proportions, shuffled."""
+# Words a person adds to a question: a "fresh" search is a dev question with two of them, a text
+# no earlier request of the run had (so no cache has it), ranked the full way.
+FILLERS = ["please", "thanks", "now", "today", "again", "exactly", "quickly", "still", "also", "really", "help",
+           "question", "urgent", "policy", "rule", "info"]
+
+
+def request_mix(arts: list, token: str, fresh: float = 0.5, n: int = 20000, seed: int = 7) -> list[tuple[str, str, str]]:
+    """(method, path, body) in the mix's proportions, shuffled; a ``fresh`` share of searches never repeats."""
     questions = [json.loads(line)["text"] for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
     rng = random.Random(seed)
-    out = []
+    out, seen = [], set()
     for i in range(n):
-        q, art, r = urllib.parse.quote(questions[i % len(questions)]), arts[i % len(arts)], rng.random()
+        text = questions[i % len(questions)]
+        if rng.random() < fresh:
+            while text in seen:
+                text = f"{questions[i % len(questions)]} {rng.choice(FILLERS)} {rng.choice(FILLERS)}"
+            seen.add(text)
+        q, art, r = urllib.parse.quote(text), arts[i % len(arts)], rng.random()
         if r < 0.35:
             out.append(("GET", f"/search?q={q}", ""))
         elif r < 0.60:
@@ -327,6 +343,9 @@ def main() -> None:
     ap.add_argument("--reindex", action="store_true", help="also time one edit -> searchable on every replica")
     ap.add_argument("--reindex-only", action="store_true")
     ap.add_argument("--follow", action="store_true", help="replicas follow a `kb worker --publish` (KB_INDEX_FOLLOW)")
+    ap.add_argument("--fresh", type=float, default=0.5,
+                    help="share of searches whose text no earlier request had (the rest repeat the dev questions)")
+    ap.add_argument("--env", action="append", default=[], metavar="KB_X=V", help="a setting for the servers")
     ap.add_argument("--runs", type=int, default=1, help="how many edits to time (--reindex)")
     ap.add_argument("--database-url", default=None, help="default: SQLite in the work dir (one replica)")
     ap.add_argument("--ratelimit-storage", default="memory://")
@@ -344,7 +363,7 @@ def main() -> None:
         if not opts.reindex_only:
             arts = articles_of(articles)
             cookie, token = session(front, arts[0].slug)
-            mix = request_mix(arts, token)
+            mix = request_mix(arts, token, opts.fresh)
             requests_file = opts.work_dir / "requests.tsv"
             requests_file.write_text("".join(f"{m}\t{p}\t{b}\n" for m, p, b in mix), encoding="utf-8")
             print("| server | load | requests/s | p50 ms | p95 ms | p99 ms | errors | statuses |\n|---|---|---|---|---|---|---|---|")
