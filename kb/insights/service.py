@@ -12,11 +12,12 @@ from ..feedback.db import Database
 from ..feedback.errors import NotFoundError, PermissionDeniedError
 from ..feedback.identity import Person
 from .content_health import content_report
-from .gaps import Encode, gap_report
+from .gaps import Encode, VectorCache, gap_report
 from .helpfulness import helpfulness_report
 from .period import Period, Scope
 from .recording import Recorder, SearchRecord
 from .retention import PruneReport, prune
+from .rollup import RollupReport, roll_up
 from .satisfaction import flag_of_token, rate, rating_token, satisfaction_report
 from .searches import search_report
 from .service_metrics import service_report
@@ -48,6 +49,7 @@ class InsightsService:
         self.secret = secret
         self.encoder = encoder
         self._articles: tuple[int, list[str], Any] | None = None
+        self.vectors = VectorCache()  # the gap radar's query vectors
 
     # --- recording ------------------------------------------------------
     def record_search(self, page: Any, session_key: str | None = None) -> str:
@@ -63,6 +65,10 @@ class InsightsService:
 
     def record_click(self, ref: str, position: int, article: str) -> None:
         self.recorder.click(ref, position, article)
+
+    def record_didnt_find(self, ref: str) -> None:
+        """A "didn't find" reported from the page of search ``ref``: that search counts as no success."""
+        self.recorder.didnt_find(ref)
 
     def record_view(self, article: str) -> None:
         self.recorder.view(article)
@@ -116,7 +122,7 @@ class InsightsService:
                 self._articles = (id(lib), paths, encode(texts))
             return self._articles[1], self._articles[2]
 
-        return gap_report(s, period, scope, lib, encode, article_vectors, self.min_searchers)
+        return gap_report(s, period, scope, lib, self.vectors.wrap(encode), article_vectors, self.min_searchers)
 
     def overview(self, actor: Person, period: Period, department: str | None = None) -> dict[str, Any]:
         return {name: self.report(actor, name, period, department) for name in SECTIONS}
@@ -137,7 +143,13 @@ class InsightsService:
         rate(self.db, flag_id, score, self.now())
         return flag_id
 
+    def roll_up(self) -> RollupReport:
+        """Roll up every finished UTC day not rolled up yet, or changed since (``rollup``)."""
+        self.flush()
+        return roll_up(self.db, self.now())
+
     def prune(self) -> PruneReport:
-        """Roll up and delete raw rows older than the retention period (the server runs this daily)."""
+        """Roll up every finished day, then delete raw rows older than the retention period
+        (``kb worker`` runs this daily, the dev server hourly)."""
         self.flush()
         return prune(self.db, self.now(), self.retention_days)
