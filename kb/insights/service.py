@@ -12,7 +12,7 @@ from ..feedback.db import Database
 from ..feedback.errors import NotFoundError, PermissionDeniedError
 from ..feedback.identity import Person
 from .content_health import content_report
-from .gaps import Encode, VectorCache, gap_report
+from .gaps import Encode, VectorCache, gap_report, model_id
 from .helpfulness import helpfulness_report
 from .period import Period, Scope
 from .recording import Recorder, SearchRecord
@@ -48,7 +48,7 @@ class InsightsService:
         self.recorder = Recorder(db, secret, now)
         self.secret = secret
         self.encoder = encoder
-        self._articles: tuple[int, list[str], Any] | None = None
+        self._articles: tuple[tuple[int, str], list[str], Any] | None = None
         self.vectors = VectorCache()  # the gap radar's query vectors
 
     # --- recording ------------------------------------------------------
@@ -115,11 +115,12 @@ class InsightsService:
         encode = self.encoder()
 
         def article_vectors() -> tuple[list[str], Any]:
-            # The articles' titles and summaries, encoded once per loaded library.
-            if self._articles is None or self._articles[0] != id(lib):
+            # The articles' titles and summaries, encoded once per loaded library and model.
+            key = (id(lib), model_id(encode))
+            if self._articles is None or self._articles[0] != key:
                 paths = sorted(lib.articles)
                 texts = [f"{lib.articles[p].title}. {lib.articles[p].summary}" for p in paths]
-                self._articles = (id(lib), paths, encode(texts))
+                self._articles = (key, paths, encode(texts))
             return self._articles[1], self._articles[2]
 
         return gap_report(s, period, scope, lib, self.vectors.wrap(encode), article_vectors, self.min_searchers)
