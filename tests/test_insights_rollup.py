@@ -5,6 +5,7 @@ radar encodes a query once (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import UTC, date, datetime, timedelta
 
@@ -236,3 +237,26 @@ def test_the_gap_radar_encodes_each_failed_query_once(db):
     svc.encoder = lambda: other.encode
     svc.report(ADMIN, "gaps", NOVEMBER)
     assert len(other.texts) == articles + 4
+
+
+def test_the_search_pages_gap_form_names_its_search(search_app):
+    """Through the web: a result opened, then "didn't find" from the same search page: opened, no success."""
+    c = search_app.test_client()
+    h = {"X-Forwarded-Email": "e@x.example"}
+    html = c.get("/search?q=when+is+payday", headers=h).get_data(as_text=True)
+    link = re.search(r'class="result-title"><a href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    ref = re.search(r"from=([\w-]{12})", link).group(1)
+    assert f'name="from" value="{ref}"' in html  # the gap form carries the search it is on
+    assert c.get(link, headers=h).status_code == 200  # the result opened
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    resp = c.post("/feedback/gap", headers=h, data={"csrf_token": csrf, "query": "when is payday", "department": "payroll",
+                                                    "from": ref})
+    assert resp.status_code == 302
+    bad = c.post("/feedback/gap", headers=h, data={"csrf_token": csrf, "query": "x", "department": "payroll",
+                                                   "from": "<script>" * 5})
+    assert bad.status_code == 302  # a bad reference is ignored, the report still taken
+    insights = search_app.extensions["kb"].insights
+    insights.flush()
+    with search_app.extensions["kb"].db.session() as s:
+        row = s.scalar(select(SearchLog).where(SearchLog.ref == ref))
+        assert (row.clicks, row.didnt_find) == (1, True)
