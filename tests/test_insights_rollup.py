@@ -13,7 +13,17 @@ import numpy as np
 from sqlalchemy import func, select
 
 from kb.feedback.identity import Person
-from kb.feedback.models import ClickDaily, Flag, QuerySearchers, SearchDaily, SearchHours, SearchLog, ViewDaily
+from kb.feedback.models import (
+    ClickDaily,
+    Flag,
+    QueryDaily,
+    QuerySearchers,
+    SearchDaily,
+    SearchHours,
+    SearchLog,
+    SearchTotals,
+    ViewDaily,
+)
 from kb.insights import InsightsService, Period
 from kb.insights.rollup import split_for
 
@@ -23,6 +33,7 @@ DAY_A = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
 DAY_B = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # a Wednesday
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 20))
 PAY = ["payroll/pay.md", "it/vpn.md"]
+TABLES = (SearchDaily, SearchTotals, QueryDaily, QuerySearchers, ClickDaily, SearchHours, ViewDaily)
 
 
 class TrigramEncoder:
@@ -134,13 +145,13 @@ def test_every_figure_reads_the_same_rolled_up_or_not(db):
         split = split_for(s, NOVEMBER)
     assert split.rolled == {date(2026, 11, d) for d in (16, 17, 18, 19)}
     assert reports(svc) == before
-    counts = [rows(db, t) for t in (SearchDaily, QuerySearchers, ClickDaily, SearchHours, ViewDaily)]
-    # (area, lang, query): 2 on A + 2 on B; searcher sets: 4 of all searches and 3 of failed ones;
-    # (area, position): 1 + 1; (area, hour): 2 + 2; (article, day): 2.
-    assert counts == [4, 4 + 3, 2, 4, 2]
+    counts = [rows(db, t) for t in TABLES]
+    # (area, lang, query): 2 on A + 2 on B; (area, lang): the same; (query, area): the same; nobody
+    # searched one query about two departments; (area, position): 1 + 1; (area, hour): 2 + 2; (article, day): 2.
+    assert counts == [4, 4, 4, 0, 2, 4, 2]
     again = svc.roll_up()
     assert (again.days, again.searches) == (0, 0)
-    assert [rows(db, t) for t in (SearchDaily, QuerySearchers, ClickDaily, SearchHours, ViewDaily)] == counts
+    assert [rows(db, t) for t in TABLES] == counts
     assert reports(svc) == before
 
 
@@ -187,6 +198,7 @@ def test_k_anonymity_is_exact_across_departments_and_rolled_and_raw_days(db):
         assert shown(both) == ([], 3) and shown(ADMIN) == ([], 3) and shown(OWNER) == ([], 2)
         if not rolled:
             svc.roll_up()
+            assert rows(db, QuerySearchers) == 2  # a's set {payroll, it}, of all and of failed searches; b is in query_daily
     svc.record_search(page("secret falcon", [], total=0, department="payroll"), "c")  # today, raw
     assert shown(both) == ([("secret falcon", 3)], 4) and shown(OWNER) == ([("secret falcon", 3)], 3)
     at(clock, NOW + timedelta(days=1))

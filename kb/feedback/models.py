@@ -183,11 +183,31 @@ class SearchDaily(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # what the gap radar counts
 
 
+class QueryDaily(Base):
+    """Searches of a finished day per query (case folded) and department: what the top-query tables
+    and the gap radar add up. ``searchers``: distinct searchers who searched it that day in this
+    department only (the others are in ``QuerySearchers``), so sums stay exact in any scope."""
+
+    __tablename__ = "query_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    query: Mapped[str] = mapped_column(String(QUERY_MAX))
+    area: Mapped[str | None] = mapped_column(String(100))
+    searches: Mapped[int] = mapped_column(Integer)
+    zero: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    clicked: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    searchers: Mapped[int] = mapped_column(Integer)
+    failed_searchers: Mapped[int] = mapped_column(Integer)  # the same, counting failed searches only
+
+
 class QuerySearchers(Base):
-    """Distinct searchers of a query on a finished day, by the set of departments each of them
-    searched it in (``areas``: ``,payroll,it,``; a search about no department is the empty name,
-    ``,,``). A scope counts the rows whose set meets it: exact distinct counts for any set of
-    departments, because one daily pseudonym is one row. ``failed``: only the failed searches."""
+    """Searchers who searched one query on one finished day in more than one department, by that set
+    of departments (``areas``: ``,payroll,it,``; a search about no department is the empty name,
+    ``,,``). A scope counts the rows whose set meets it: each daily pseudonym is counted once.
+    ``failed``: the set of their failed searches' departments. Rare, so this table stays small."""
 
     __tablename__ = "query_searchers"
 
@@ -197,6 +217,22 @@ class QuerySearchers(Base):
     areas: Mapped[str] = mapped_column(String(1000))
     failed: Mapped[bool] = mapped_column(Boolean)
     searchers: Mapped[int] = mapped_column(Integer)
+
+
+class SearchTotals(Base):
+    """Searches of a finished day per department and language: totals, per day, per language."""
+
+    __tablename__ = "search_totals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    area: Mapped[str | None] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(8))
+    searches: Mapped[int] = mapped_column(Integer)
+    zero: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    clicked: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)
 
 
 class InsightsRollup(Base):

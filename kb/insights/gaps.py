@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, literal, or_, select, union_all
+from sqlalchemy import func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from ..content import Library
-from ..feedback.models import Flag, QuerySearchers, SearchDaily, SearchLog
+from ..feedback.models import Flag, QueryDaily, QuerySearchers, SearchDaily, SearchLog
 from .measures import areas_meet
 from .measures import failed as failed_search
 from .period import Period, Scope, Split
@@ -32,32 +32,24 @@ GROUPS = 30
 EXAMPLES = 5
 
 
-def _searches(split: Split, scope: Scope) -> tuple[Select, Select]:
-    """The failed searches of the period as (raw rows, daily roll-ups); a search that found nothing
-    belongs to no department yet, so owners see those too."""
-    raw = select(func.lower(SearchLog.query).label("q"), SearchLog.lang, SearchLog.searcher).where(split.raw(SearchLog.at), failed_search())
-    daily = select(SearchDaily.query.label("q"), SearchDaily.lang).where(split.daily(SearchDaily.day), SearchDaily.failed > 0)
-    if scope.departments is not None:
-        deps = sorted(scope.departments)
-        raw = raw.where(or_(SearchLog.area.in_(deps), SearchLog.area.is_(None)))
-        daily = daily.where(or_(SearchDaily.area.in_(deps), SearchDaily.area.is_(None)))
-    return raw, daily
+def _in_scope(area: Any, scope: Scope) -> Any:
+    """A search that found nothing belongs to no department yet, so owners see those too."""
+    return true() if scope.departments is None else or_(area.in_(sorted(scope.departments)), area.is_(None))
 
 
 def _ranked(s: Session, split: Split, scope: Scope, period: Period) -> tuple[dict[str, dict[str, Any]], int]:
     """The MAX_QUERIES failed queries with most searches and reports (in the database), and how many there are."""
-    raw, daily = _searches(split, scope)
-    zero = literal(0)
-    rs = raw.subquery()
-    ds = daily.add_columns(SearchDaily.failed.label("n")).subquery()
-    flags = select(func.lower(Flag.query).label("q"), zero.label("n"), func.count().label("r")).where(
+    zero, text = literal(0), func.lower(SearchLog.query)
+    raw = (select(text.label("q"), func.count().label("n"), zero.label("r"))
+           .where(split.raw(SearchLog.at), failed_search(), _in_scope(SearchLog.area, scope)).group_by(text))
+    daily = (select(QueryDaily.query, func.sum(QueryDaily.failed), zero)
+             .where(split.daily(QueryDaily.day), QueryDaily.failed > 0, _in_scope(QueryDaily.area, scope)).group_by(QueryDaily.query))
+    flags = select(func.lower(Flag.query), zero, func.count()).where(
         Flag.kind == "gap", Flag.query.is_not(None), Flag.query != "",
         Flag.created_at >= period.since, Flag.created_at < period.until)
     if scope.departments is not None:
         flags = flags.where(Flag.department.in_(sorted(scope.departments)))
-    both = union_all(select(rs.c.q, func.count().label("n"), zero.label("r")).group_by(rs.c.q),
-                     select(ds.c.q, func.sum(ds.c.n).label("n"), zero.label("r")).group_by(ds.c.q),
-                     flags.group_by(func.lower(Flag.query))).subquery()
+    both = union_all(raw, daily, flags.group_by(func.lower(Flag.query))).subquery()
     n, r = func.sum(both.c.n), func.sum(both.c.r)
     q = (select(both.c.q, n, r, func.count().over()).group_by(both.c.q).order_by((n + r).desc(), both.c.q).limit(MAX_QUERIES))
     out, total = {}, 0
@@ -73,22 +65,22 @@ def _failed(s: Session, period: Period, scope: Scope) -> tuple[dict[str, dict[st
     split = split_for(s, period)
     out, total = _ranked(s, split, scope, period)
     chosen = sorted(out)
-    raw, daily = _searches(split, scope)
     text = func.lower(SearchLog.query)
     for start in range(0, len(chosen), 250):
         part = chosen[start:start + 250]
-        rs = raw.where(text.in_(part)).subquery()
-        for query, lang in s.execute(select(rs.c.q, rs.c.lang).distinct()):
+        raw = (select(text.label("q"), SearchLog.lang, SearchLog.searcher)
+               .where(split.raw(SearchLog.at), failed_search(), _in_scope(SearchLog.area, scope), text.in_(part)).subquery())
+        langs = select(SearchDaily.query, SearchDaily.lang).where(
+            split.daily(SearchDaily.day), SearchDaily.failed > 0, _in_scope(SearchDaily.area, scope), SearchDaily.query.in_(part))
+        for query, lang in [*s.execute(select(raw.c.q, raw.c.lang).distinct()), *s.execute(langs.distinct())]:
             out[query]["langs"].add(lang)
-        for query, lang in s.execute(daily.where(SearchDaily.query.in_(part)).distinct()):
-            out[query]["langs"].add(lang)
-        per = select(rs.c.q, rs.c.searcher).where(rs.c.searcher.is_not(None)).group_by(rs.c.q, rs.c.searcher).subquery()
-        for query, n in s.execute(select(per.c.q, func.count()).group_by(per.c.q)):
-            out[query]["searchers"] += n
-        people = (select(QuerySearchers.query, func.sum(QuerySearchers.searchers))
-                  .where(split.daily(QuerySearchers.day), QuerySearchers.failed.is_(True), QuerySearchers.query.in_(part),
-                         areas_meet(QuerySearchers.areas, scope, with_none=True)).group_by(QuerySearchers.query))
-        for query, n in s.execute(people):
+        per = select(raw.c.q, raw.c.searcher).where(raw.c.searcher.is_not(None)).group_by(raw.c.q, raw.c.searcher).subquery()
+        single = (select(QueryDaily.query, func.sum(QueryDaily.failed_searchers)).where(
+            split.daily(QueryDaily.day), _in_scope(QueryDaily.area, scope), QueryDaily.query.in_(part)).group_by(QueryDaily.query))
+        multi = (select(QuerySearchers.query, func.sum(QuerySearchers.searchers))
+                 .where(split.daily(QuerySearchers.day), QuerySearchers.failed.is_(True), QuerySearchers.query.in_(part),
+                        areas_meet(QuerySearchers.areas, scope, with_none=True)).group_by(QuerySearchers.query))
+        for query, n in [*s.execute(select(per.c.q, func.count()).group_by(per.c.q)), *s.execute(single), *s.execute(multi)]:
             out[query]["searchers"] += int(n or 0)
     return out, total
 

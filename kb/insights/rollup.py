@@ -29,17 +29,19 @@ from ..feedback.models import (
     ArticleView,
     ClickDaily,
     InsightsRollup,
+    QueryDaily,
     QuerySearchers,
     SearchClick,
     SearchDaily,
     SearchHours,
     SearchLog,
+    SearchTotals,
     ViewDaily,
 )
 from .measures import areas_key, counts, failed, failed_count
 from .period import Period, Split, as_utc, midnight, utc_hour_and_weekday
 
-AGGREGATES = (SearchDaily, QuerySearchers, ClickDaily, SearchHours, ViewDaily)
+AGGREGATES = (SearchDaily, SearchTotals, QueryDaily, QuerySearchers, ClickDaily, SearchHours, ViewDaily)
 
 
 def _insert(s: Session):  # noqa: ANN202 (the dialect's INSERT with ON CONFLICT)
@@ -69,27 +71,55 @@ def _rows(s: Session, q) -> list:  # noqa: ANN001
     return [tuple(r) for r in s.execute(q)]
 
 
-def _searches(s: Session, day: date, in_day: object) -> int:
+def _put(s: Session, table: type, rows: list[dict]) -> None:
+    """Insert ``rows``, a few hundred per statement (one round trip each, not one per row)."""
+    for start in range(0, len(rows), 500):
+        s.execute(insert(table.__table__).values(rows[start:start + 500]))
+
+
+def _people(s: Session, in_day: object) -> tuple[dict, list[dict]]:
+    """Distinct searchers per (query, department) of those who searched a query in one department
+    that day, and the sets of departments of the others (``QuerySearchers``); each for all searches
+    (key ``False``) and for failed ones (``True``)."""
     text = func.lower(SearchLog.query)
-    rows = _rows(s, select(SearchLog.area, SearchLog.lang, text, *counts(), failed_count(),
-                           func.count(SearchLog.searcher.distinct()))
-                 .where(in_day).group_by(SearchLog.area, SearchLog.lang, text))
-    if rows:
-        keys = ("area", "lang", "query", "searches", "zero", "unanswered", "clicked", "succeeded", "failed", "searchers")
-        s.execute(insert(SearchDaily), [{"day": day, **dict(zip(keys, r, strict=True)), "query": r[2][:500]} for r in rows])
-    # Distinct searchers per query, by the set of departments each searched it in (k-anonymity, exact in any scope).
     sets: dict[tuple[str, bool, str], set[str | None]] = defaultdict(set)
     who = select(text, SearchLog.searcher, SearchLog.area, failed()).where(in_day, SearchLog.searcher.is_not(None)).distinct()
     for query, searcher, area, bad in s.execute(who):
         sets[(query, False, searcher)].add(area)
         if bad:
             sets[(query, True, searcher)].add(area)
-    people: dict[tuple[str, bool, str], int] = defaultdict(int)
+    single: dict[tuple[str, str | None, bool], int] = defaultdict(int)
+    multi: dict[tuple[str, bool, str], int] = defaultdict(int)
     for (query, bad, _searcher), areas in sets.items():
-        people[(query, bad, areas_key(areas))] += 1
-    if people:
-        s.execute(insert(QuerySearchers), [{"day": day, "query": q[:500], "failed": bad, "areas": a, "searchers": n}
-                                           for (q, bad, a), n in people.items()])
+        if len(areas) == 1:
+            single[(query, next(iter(areas)), bad)] += 1
+        else:
+            multi[(query, bad, areas_key(areas))] += 1
+    return single, [{"query": q[:500], "failed": bad, "areas": a, "searchers": n} for (q, bad, a), n in multi.items()]
+
+
+def _searches(s: Session, day: date, in_day: object) -> int:
+    text = func.lower(SearchLog.query)
+    names = ("searches", "zero", "unanswered", "clicked", "succeeded")
+    rows = _rows(s, select(SearchLog.area, SearchLog.lang, text, *counts(), failed_count(),
+                           func.count(SearchLog.searcher.distinct()))
+                 .where(in_day).group_by(SearchLog.area, SearchLog.lang, text))
+    keys = ("area", "lang", "query", *names, "failed", "searchers")
+    _put(s, SearchDaily, [{"day": day, **dict(zip(keys, r, strict=True)), "query": r[2][:500]} for r in rows])
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    per_query: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    for area, lang, query, *n in rows:
+        for i in range(5):
+            totals[(area, lang)][i] += n[i]
+        for i, value in enumerate(n[:4] + [n[5]]):  # searches, zero, unanswered, clicked, failed
+            per_query[(query, area)][i] += value
+    _put(s, SearchTotals, [{"day": day, "area": a, "lang": lang, **dict(zip(names, n, strict=True))}
+                           for (a, lang), n in totals.items()])
+    single, multi = _people(s, in_day)
+    _put(s, QueryDaily, [{"day": day, "query": q[:500], "area": a, "searches": n[0], "zero": n[1], "unanswered": n[2],
+                          "clicked": n[3], "failed": n[4], "searchers": single.get((q, a, False), 0),
+                          "failed_searchers": single.get((q, a, True), 0)} for (q, a), n in per_query.items()])
+    _put(s, QuerySearchers, [{"day": day, **m} for m in multi])
     return sum(r[3] for r in rows)
 
 
@@ -107,16 +137,13 @@ def roll_up_day(s: Session, day: date, now: datetime) -> int:
     clicks = _rows(s, select(SearchLog.area, SearchClick.position, func.count())
                    .join(SearchLog, SearchLog.id == SearchClick.search_id).where(in_day)
                    .group_by(SearchLog.area, SearchClick.position))
-    if clicks:
-        s.execute(insert(ClickDaily), [{"day": day, "area": a, "position": p, "clicks": n} for a, p, n in clicks])
+    _put(s, ClickDaily, [{"day": day, "area": a, "position": p, "clicks": n} for a, p, n in clicks])
     hour = utc_hour_and_weekday(s, SearchLog.at)[0]
     hours = _rows(s, select(SearchLog.area, hour, func.count()).where(in_day).group_by(SearchLog.area, hour))
-    if hours:
-        s.execute(insert(SearchHours), [{"day": day, "area": a, "hour": h, "searches": n} for a, h, n in hours])
+    _put(s, SearchHours, [{"day": day, "area": a, "hour": h, "searches": n} for a, h, n in hours])
     views = _rows(s, select(ArticleView.article, func.count()).where(ArticleView.at >= since, ArticleView.at < until)
                   .group_by(ArticleView.article))
-    if views:
-        s.execute(insert(ViewDaily), [{"day": day, "article": a, "views": n} for a, n in views])
+    _put(s, ViewDaily, [{"day": day, "article": a, "views": n} for a, n in views])
     mark.rolled, mark.rolled_at = version, now
     return searches
 

@@ -1,7 +1,7 @@
 """Search analytics: volumes, rates, top queries (k-anonymous), click positions, peak hours.
 
-Every figure adds the roll-ups of the period's rolled-up days (``search_daily``, ``click_daily``,
-``search_hours``, ``query_searchers``) to the raw rows of its other days (today, and a day changed
+Every figure adds the roll-ups of the period's rolled-up days (``search_totals``, ``query_daily``,
+``query_searchers``, ``click_daily``, ``search_hours``) to the raw rows of its other days (today, and a day changed
 since its roll-up): each day is read from one of the two (``Split``), so a report reads the same
 before and after a roll-up, and reads months of searches as a few rows per day.
 """
@@ -14,7 +14,16 @@ from typing import Any
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from ..feedback.models import ClickDaily, Flag, QuerySearchers, SearchClick, SearchDaily, SearchHours, SearchLog
+from ..feedback.models import (
+    ClickDaily,
+    Flag,
+    QueryDaily,
+    QuerySearchers,
+    SearchClick,
+    SearchHours,
+    SearchLog,
+    SearchTotals,
+)
 from .measures import areas_meet, counts
 from .period import Period, Scope, Split, utc_day, utc_hour_and_weekday
 from .rollup import split_for
@@ -28,14 +37,14 @@ def _raw(q: Select, split: Split, scope: Scope) -> Select:
     return q if scope.departments is None else q.where(SearchLog.area.in_(sorted(scope.departments)))
 
 
-def _daily(q: Select, split: Split, scope: Scope, table: type = SearchDaily) -> Select:
+def _daily(q: Select, split: Split, scope: Scope, table: type = SearchTotals) -> Select:
     q = q.where(split.daily(table.day))
     return q if scope.departments is None else q.where(table.area.in_(sorted(scope.departments)))
 
 
 def _daily_counts() -> tuple:
-    return (func.sum(SearchDaily.searches), func.sum(SearchDaily.zero), func.sum(SearchDaily.unanswered),
-            func.sum(SearchDaily.clicked), func.sum(SearchDaily.succeeded))
+    return (func.sum(SearchTotals.searches), func.sum(SearchTotals.zero), func.sum(SearchTotals.unanswered),
+            func.sum(SearchTotals.clicked), func.sum(SearchTotals.succeeded))
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -70,7 +79,7 @@ def _by(s: Session, split: Split, scope: Scope, grid: list[tuple], index: int, d
     out: Counter = Counter()
     for row in grid:
         out[str(row[index])] += row[4]
-    for key, n in s.execute(_daily(select(daily_key, func.sum(SearchDaily.searches)), split, scope).group_by(daily_key)):
+    for key, n in s.execute(_daily(select(daily_key, func.sum(SearchTotals.searches)), split, scope).group_by(daily_key)):
         out[str(key)] += int(n or 0)
     return out
 
@@ -88,9 +97,9 @@ def query_table(s: Session, split: Split, scope: Scope, min_searchers: int = 0) 
     raw = select(inner.c.q, func.sum(inner.c.c0).label("n"), func.sum(inner.c.c1).label("zero"),
                  func.sum(inner.c.c2).label("unanswered"), func.sum(inner.c.c3).label("clicked"),
                  func.count(inner.c.who).label("searchers")).group_by(inner.c.q)
-    sums = _daily(select(SearchDaily.query.label("q"), *(c.label(k) for c, k in zip(
-        _daily_counts()[:4], ("n", "zero", "unanswered", "clicked"), strict=True)), literal(0).label("searchers")),
-        split, scope).group_by(SearchDaily.query)
+    d = QueryDaily
+    sums = _daily(select(d.query.label("q"), func.sum(d.searches), func.sum(d.zero), func.sum(d.unanswered),
+                         func.sum(d.clicked), func.sum(d.searchers)), split, scope, d).group_by(d.query)
     zero = literal(0)
     people = (select(QuerySearchers.query.label("q"), zero, zero, zero, zero, func.sum(QuerySearchers.searchers))
               .where(split.daily(QuerySearchers.day), QuerySearchers.failed.is_(False),
@@ -143,11 +152,11 @@ def search_report(s: Session, period: Period, scope: Scope, min_searchers: int) 
     rows, hidden = shown_queries(s, split, scope, min_searchers, totals["searches"])
     positions = click_positions(s, split, scope)
     clicks = sum(positions.values())
-    per_day = _by(s, split, scope, grid, 0, SearchDaily.day)
+    per_day = _by(s, split, scope, grid, 0, SearchTotals.day)
     return {
         "totals": totals,
         "per_day": dict(sorted(per_day.items())),
-        "per_language": dict(sorted(_by(s, split, scope, grid, 3, SearchDaily.lang).items())),
+        "per_language": dict(sorted(_by(s, split, scope, grid, 3, SearchTotals.lang).items())),
         "top_queries": _top(rows, "searches"),
         "top_zero_answer": _top(rows, "zero"),
         "top_no_click": _top(rows, "no_click"),
