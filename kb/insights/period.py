@@ -92,6 +92,13 @@ def utc_day(s: Session, column: ColumnElement) -> ColumnElement:
     return func.strftime("%Y-%m-%d", column)  # SQLite keeps the UTC wall time kb wrote
 
 
+def month_of(s: Session, column: ColumnElement) -> ColumnElement:
+    """The month of a date column, as text YYYY-MM on both databases."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
 def utc_hour_and_weekday(s: Session, column: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
     """Hour 0-23 and weekday 0-6 (Sunday 0) in UTC."""
     if s.get_bind().dialect.name == "postgresql":
