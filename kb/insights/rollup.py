@@ -72,9 +72,9 @@ def _rows(s: Session, q) -> list:  # noqa: ANN001
 
 
 def _put(s: Session, table: type, rows: list[dict]) -> None:
-    """Insert ``rows``, a few hundred per statement (one round trip each, not one per row)."""
-    for start in range(0, len(rows), 500):
-        s.execute(insert(table.__table__).values(rows[start:start + 500]))
+    """Insert ``rows`` (Core executemany: the driver sends them in multi-row statements)."""
+    if rows:
+        s.execute(insert(table.__table__), rows)
 
 
 def _people(s: Session, in_day: object) -> tuple[dict, list[dict]]:
