@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
+
 from ..content import Library
 from ..feedback.db import Database
 from ..feedback.errors import NotFoundError, PermissionDeniedError
@@ -94,6 +96,10 @@ class InsightsService:
         self.flush()  # a report includes the searches just made
         lib, now = self.library(), self.now()
         with self.db.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # The driver prepares a statement run often; a generic plan made for one period's
+                # range and IN list is far off for another (seconds instead of milliseconds): plan each.
+                s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             if section == "search":
                 body = search_report(s, period, scope, self.min_searchers)
             elif section == "gaps":
