@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from sqlalchemy import func, select
 
+from kb import KB, create_app
+from kb.config import PROJECT_ROOT, Config
 from kb.feedback.identity import Person
 from kb.feedback.models import (
     ClickDaily,
@@ -27,6 +29,7 @@ from kb.feedback.models import (
 from kb.insights import InsightsService, Period
 from kb.insights.rollup import split_for
 
+from .conftest import sqlite_url
 from .test_insights_service import ADMIN, NOW, OWNER, Clock, library, page
 
 DAY_A = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday
@@ -251,8 +254,12 @@ def test_the_gap_radar_encodes_each_failed_query_once(db):
     assert len(other.texts) == articles + 4
 
 
-def test_the_search_pages_gap_form_names_its_search(search_app):
+def test_the_search_pages_gap_form_names_its_search(tmp_path, bundled_index, models):
     """Through the web: a result opened, then "didn't find" from the same search page: opened, no success."""
+    cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
+                 database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1")
+    search_app = create_app(KB(cfg, models=models))
+    search_app.testing = True
     c = search_app.test_client()
     h = {"X-Forwarded-Email": "e@x.example"}
     html = c.get("/search?q=when+is+payday", headers=h).get_data(as_text=True)
