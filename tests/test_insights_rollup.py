@@ -279,3 +279,23 @@ def test_the_search_pages_gap_form_names_its_search(tmp_path, bundled_index, mod
     with search_app.extensions["kb"].db.session() as s:
         row = s.scalar(select(SearchLog).where(SearchLog.ref == ref))
         assert (row.clicks, row.didnt_find) == (1, True)
+
+
+def test_kb_insights_rollup_rolls_up_the_finished_days(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from kb.feedback.db import Database
+
+    url = sqlite_url(tmp_path)
+    monkeypatch.setenv("KB_DATABASE_URL", url)
+    monkeypatch.setenv("KB_ARTICLES_DIR", str(PROJECT_ROOT / "articles"))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with Database(url).session() as s:
+        s.add(SearchLog(at=yesterday, query="payslip", lang="en", results=2, area="payroll", shown=[], clicks=0))
+    runner = CliRunner()
+    first = runner.invoke(main, ["insights", "rollup"])
+    assert first.exit_code == 0 and "rolled up 1 days (1 searches)" in first.output, first.output
+    assert "rolled up 0 days" in runner.invoke(main, ["insights", "rollup"]).output
+    with Database(url).session() as s:
+        assert s.scalar(select(func.sum(SearchTotals.searches))) == 1 and s.scalar(select(func.count()).select_from(SearchLog)) == 1
