@@ -46,8 +46,11 @@ def _digests(kb: KB, day: date) -> str | None:
 
 
 def _insights_prune(kb: KB, day: date) -> str | None:
+    """Roll up the day that just finished (and any other not rolled up), then apply retention."""
     report = kb.insights.prune()
-    return f"insights: rolled up {report.searches} searches, {report.views} views" if report.searches or report.views else None
+    if not (report.days or report.searches or report.views):
+        return None
+    return f"insights: rolled up {report.days} days; deleted {report.searches} searches, {report.views} views past retention"
 
 
 def _weekly_digests(kb: KB, day: date) -> str | None:

@@ -1,5 +1,5 @@
-"""Retention: raw rows older than the retention period become daily aggregates, and every
-report reads the same before and after (SQLite and PostgreSQL)."""
+"""Retention: every finished day is rolled up, raw rows older than the retention period are
+deleted, and every report reads the same before and after (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -36,14 +36,17 @@ def test_prune_rolls_up_and_reports_do_not_change(db):
     assert before[ADMIN.email][0]["totals"]["searches"] == 14
     report = svc.prune()
     assert (report.searches, report.clicks, report.views) == (7, 2, 4)
+    assert report.days == (NOW.date() - OLD_DAY.date()).days  # every finished day from the oldest row on
     assert report.cutoff == datetime(2026, 5, 24, tzinfo=UTC) == cutoff_for(NOW, 180)
     assert (count(db, SearchLog), count(db, SearchClick), count(db, ArticleView)) == (7, 2, 1)
-    # 3 queries × 1 area each on one day; one position; one article-day.
-    assert (count(db, SearchDaily), count(db, ClickDaily), count(db, ViewDaily)) == (3, 1, 1)
+    # 3 queries × 1 area each on two days (the old one and the recent finished one); one position
+    # on each; one article-day (today's view is not rolled up: the day is not over).
+    assert (count(db, SearchDaily), count(db, ClickDaily), count(db, ViewDaily)) == (6, 2, 1)
     after = {who.email: (svc.report(who, "search", ALL), svc.report(who, "content", ALL)) for who in (ADMIN, OWNER)}
     assert after == before
     # A second run finds nothing more to roll up: no day counted twice.
-    assert svc.prune().searches == 0 and count(db, SearchDaily) == 3
+    again = svc.prune()
+    assert (again.searches, again.days) == (0, 0) and count(db, SearchDaily) == 6
 
 
 def test_k_anonymity_holds_across_raw_and_rolled_up_days(db):

@@ -9,7 +9,7 @@
     kb outbox deliver   send due notifications
     kb worker           notifications, daily jobs, index refresh (production)
     kb outbox digest    queue the daily overdue digest for each department (cron)
-    kb insights         search, helpfulness, service and content figures (kb insights prune: retention)
+    kb insights         search, helpfulness, service and content figures (rollup: finished days; prune: retention)
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``kb insights``: the /insights figures in the terminal; ``kb insights prune``: the retention roll-up."""
+"""``kb insights``: the /insights figures in the terminal; ``kb insights rollup``: roll up the finished
+days; ``kb insights prune``: that, then retention."""
 
 from __future__ import annotations
 
@@ -55,11 +56,19 @@ def _cell(row: dict, key: str) -> str:
 
 @insights.command("prune")
 def prune() -> None:
-    """Roll up raw search and view rows older than KB_LOG_RETENTION_DAYS into daily figures and delete them."""
+    """Roll up every finished day, then delete raw search and view rows older than KB_LOG_RETENTION_DAYS."""
     kb = make_kb()
     report = kb.insights.prune()
-    click.echo(f"rolled up and deleted {report.searches} searches, {report.clicks} clicks and {report.views} views "
-               f"from before {report.cutoff:%Y-%m-%d}")
+    click.echo(f"rolled up {report.days} days; deleted {report.searches} searches, {report.clicks} clicks and "
+               f"{report.views} views from before {report.cutoff:%Y-%m-%d}")
+
+
+@insights.command("rollup")
+def rollup() -> None:
+    """Roll up every finished UTC day not rolled up yet (or changed since) into daily figures; deletes nothing."""
+    kb = make_kb()
+    report = kb.insights.roll_up()
+    click.echo(f"rolled up {report.days} days ({report.searches} searches)")
 
 
 @insights.command("digest")

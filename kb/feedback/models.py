@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .rules import QUERY_MAX, SECTION_MAX
@@ -29,7 +29,7 @@ class Vote(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article: Mapped[str] = mapped_column(String(500), index=True)
     voter: Mapped[str] = mapped_column(String(320))  # email, or an anonymous session key
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(Date, index=True)  # the helpfulness report's range
     helpful: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(40))
     comment: Mapped[str | None] = mapped_column(Text)
@@ -65,7 +65,7 @@ class Flag(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))  # the article version flagged
     git_commit: Mapped[str | None] = mapped_column(String(64))
     vote_id: Mapped[int | None] = mapped_column(ForeignKey("votes.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)  # service metrics
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: How many reports this flag stands for: anonymous "No"s on one open article flag are counted here.
@@ -136,6 +136,8 @@ class SearchLog(Base):
     clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # results opened from it
     #: A random reference for the result links' ``?from=``: written in the background, so no id yet.
     ref: Mapped[str | None] = mapped_column(String(16), index=True, unique=True)
+    #: A "didn't find" was reported from this search's page: it is no success, even with a result opened.
+    didnt_find: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SearchClick(Base):
@@ -163,7 +165,7 @@ class ArticleView(Base):
 
 
 class SearchDaily(Base):
-    """Searches older than the retention period, rolled up per day, department, language and query."""
+    """Searches of a finished day (``InsightsRollup``), rolled up per day, department, language and query."""
 
     __tablename__ = "search_daily"
 
@@ -176,11 +178,80 @@ class SearchDaily(Base):
     zero: Mapped[int] = mapped_column(Integer)
     unanswered: Mapped[int] = mapped_column(Integer)
     clicked: Mapped[int] = mapped_column(Integer)
-    searchers: Mapped[int] = mapped_column(Integer)  # distinct daily hashes: what k-anonymity counts
+    searchers: Mapped[int] = mapped_column(Integer)  # distinct daily hashes of this row (k-anonymity: QuerySearchers)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # opened, no "didn't find"
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # what the gap radar counts
+
+
+class QueryDaily(Base):
+    """Searches of a finished day per query (case folded) and department: what the top-query tables
+    and the gap radar add up. ``searchers``: distinct searchers who searched it that day in this
+    department only (the others are in ``QuerySearchers``), so sums stay exact in any scope."""
+
+    __tablename__ = "query_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    query: Mapped[str] = mapped_column(String(QUERY_MAX))
+    area: Mapped[str | None] = mapped_column(String(100))
+    searches: Mapped[int] = mapped_column(Integer)
+    zero: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    clicked: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    searchers: Mapped[int] = mapped_column(Integer)
+    failed_searchers: Mapped[int] = mapped_column(Integer)  # the same, counting failed searches only
+
+
+class QuerySearchers(Base):
+    """Searchers who searched one query on one finished day in more than one department, by that set
+    of departments (``areas``: ``,payroll,it,``; a search about no department is the empty name,
+    ``,,``). A scope counts the rows whose set meets it: each daily pseudonym is counted once.
+    ``failed``: the set of their failed searches' departments. Rare, so this table stays small."""
+
+    __tablename__ = "query_searchers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    query: Mapped[str] = mapped_column(String(QUERY_MAX))
+    areas: Mapped[str] = mapped_column(String(1000))
+    failed: Mapped[bool] = mapped_column(Boolean)
+    searchers: Mapped[int] = mapped_column(Integer)
+
+
+class SearchTotals(Base):
+    """Searches of a finished day per department and language: totals, per day, per language."""
+
+    __tablename__ = "search_totals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    area: Mapped[str | None] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(8))
+    searches: Mapped[int] = mapped_column(Integer)
+    zero: Mapped[int] = mapped_column(Integer)
+    unanswered: Mapped[int] = mapped_column(Integer)
+    clicked: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)
+
+
+class InsightsRollup(Base):
+    """A day whose raw rows are rolled up. Every write of a raw row bumps its day's ``version``;
+    the roll-up records the version it read (``rolled``), so a late row makes the day unrolled
+    again until the next roll-up, and reports read its raw rows meanwhile. ``final``: retention
+    deleted the raw rows, the roll-up is all there is."""
+
+    __tablename__ = "insights_rollups"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rolled: Mapped[int | None] = mapped_column(Integer)
+    rolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ClickDaily(Base):
-    """Clicks older than the retention period, per day, department and result position."""
+    """Clicks on the searches of a finished day, per day (the search's), department and result position."""
 
     __tablename__ = "click_daily"
 
@@ -192,7 +263,7 @@ class ClickDaily(Base):
 
 
 class SearchHours(Base):
-    """Searches older than the retention period per day, department and UTC hour: the peak-hours heatmap."""
+    """Searches of a finished day per day, department and UTC hour: the peak-hours heatmap."""
 
     __tablename__ = "search_hours"
 
@@ -217,7 +288,7 @@ class FlagRating(Base):
 
 
 class ViewDaily(Base):
-    """Article views older than the retention period, per day."""
+    """Article views of a finished day, per day and article."""
 
     __tablename__ = "view_daily"
 

@@ -14,17 +14,19 @@ from sqlalchemy.orm import Session
 from ..content import Library
 from ..feedback.models import ArticleView, ViewDaily
 from .period import Period, Scope
+from .rollup import split_for
 
 UNREAD_DAYS = 90
 SOON_DAYS = 30
 
 
 def views(s: Session, period: Period) -> Counter:
-    """Views per article in ``period`` (raw rows and daily roll-ups)."""
+    """Views per article in ``period``: the roll-ups of its rolled-up days, the raw rows of the others."""
+    split = split_for(s, period)
     out: Counter = Counter()
-    raw = select(ArticleView.article, func.count()).where(ArticleView.at >= period.since, ArticleView.at < period.until)
+    raw = select(ArticleView.article, func.count()).where(split.raw(ArticleView.at))
     out.update(dict(s.execute(raw.group_by(ArticleView.article)).all()))
-    old = select(ViewDaily.article, func.sum(ViewDaily.views)).where(ViewDaily.day >= period.start, ViewDaily.day <= period.end)
+    old = select(ViewDaily.article, func.sum(ViewDaily.views)).where(split.daily(ViewDaily.day))
     for article, n in s.execute(old.group_by(ViewDaily.article)):
         out[article] += int(n or 0)
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Integer, cast, func
+from sqlalchemy import ColumnElement, Integer, and_, cast, false, func, or_
 from sqlalchemy.orm import Session
 
 MAX_DAYS = 3660  # a custom range longer than ten years is a typo
@@ -29,15 +29,50 @@ class Period:
 
     @property
     def since(self) -> datetime:
-        return datetime.combine(self.start, time(), UTC)
+        return midnight(self.start)
 
     @property
     def until(self) -> datetime:
         """The first instant after the period."""
-        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+        return midnight(self.end + timedelta(days=1))
 
     def as_dict(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period's days as the reports read them: the ``rolled`` ones from the daily roll-ups,
+    every other one from its raw rows. Each day is read from exactly one of the two."""
+
+    period: Period
+    rolled: frozenset[date]
+
+    def runs(self, rolled: bool) -> list[tuple[date, date]]:
+        """Consecutive days (first, last) that are (``rolled``) or are not rolled up: a few ranges, not a day list."""
+        out: list[tuple[date, date]] = []
+        day = self.period.start
+        while day <= self.period.end:
+            if (day in self.rolled) == rolled:
+                if out and out[-1][1] == day - timedelta(days=1):
+                    out[-1] = (out[-1][0], day)
+                else:
+                    out.append((day, day))
+            day += timedelta(days=1)
+        return out
+
+    def raw(self, column: ColumnElement) -> ColumnElement:
+        """``column`` (a raw row's timestamp) falls on a day read raw."""
+        return or_(false(), *(and_(column >= midnight(a), column < midnight(b + timedelta(days=1)))
+                              for a, b in self.runs(False)))
+
+    def daily(self, column: ColumnElement) -> ColumnElement:
+        """``column`` (a roll-up's day) is a day read from the roll-ups."""
+        return or_(false(), *(and_(column >= a, column <= b) for a, b in self.runs(True)))
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,13 @@ def utc_day(s: Session, column: ColumnElement) -> ColumnElement:
     if s.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.strftime("%Y-%m-%d", column)  # SQLite keeps the UTC wall time kb wrote
+
+
+def month_of(s: Session, column: ColumnElement) -> ColumnElement:
+    """The month of a date column, as text YYYY-MM on both databases."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
 
 
 def utc_hour_and_weekday(s: Session, column: ColumnElement) -> tuple[ColumnElement, ColumnElement]:

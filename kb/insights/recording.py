@@ -31,10 +31,14 @@ from sqlalchemy.orm import Session
 from ..feedback.db import Database
 from ..feedback.models import ArticleView, SearchClick, SearchLog
 from ..feedback.rules import QUERY_MAX, clean_query, clean_text
+from .period import as_utc
+from .rollup import bump
 
 SHOWN_MAX = 50  # results of page 1 kept per search
 #: A click later than this after its search is someone reusing an old link, not an answer.
 CLICK_WINDOW = timedelta(hours=24)
+#: A "didn't find" this long after a search still belongs to it (the reader read the results first).
+DIDNT_FIND_WINDOW = timedelta(hours=2)
 BATCH = 500  # rows per transaction at most
 QUEUE_MAX = 100_000  # beyond this (the database is down), new rows are dropped rather than kept in memory
 REF_CHARS = 12
@@ -66,17 +70,30 @@ class SearchRecord:
     answered: bool | None
 
 
+#: A queued write: changes a raw row and returns the UTC day of the row it changed (None: nothing changed).
+Write = Callable[[Session], "date | None"]
+
+
+def _adds(row: SearchLog | ArticleView) -> Write:
+    def write(s: Session) -> date:
+        s.add(row)
+        return as_utc(row.at).date()
+
+    return write
+
+
 class Writer:
-    """One background thread that runs queued writes, many per transaction."""
+    """One background thread that runs queued writes, many per transaction; each transaction ends
+    by bumping the roll-up marks of the days it touched (``rollup``): a late row is never lost."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.queue: queue.Queue[Callable[[Session], None]] = queue.Queue(QUEUE_MAX)
+        self.queue: queue.Queue[Write] = queue.Queue(QUEUE_MAX)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def submit(self, write: Callable[[Session], None]) -> None:
+    def submit(self, write: Write) -> None:
         if self._pid != os.getpid():
             # A forked server worker (gunicorn's preload): the parent's thread, queue and lock are not ours.
             self.queue, self._thread, self._lock, self._pid = queue.Queue(QUEUE_MAX), None, threading.Lock(), os.getpid()
@@ -113,11 +130,12 @@ class Writer:
                 for _ in batch:
                     self.queue.task_done()
 
-    def _write(self, batch: list[Callable[[Session], None]]) -> None:
+    def _write(self, batch: list[Write]) -> None:
         try:
             with self.db.session() as s:
-                for write in batch:
-                    write(s)  # a click's query autoflushes the searches before it: it finds its search
+                # A click's query autoflushes the searches before it: it finds its search.
+                days = [day for write in batch if (day := write(s)) is not None]
+                bump(s, days)
         except Exception as exc:  # one bad row must not lose the batch: retry each alone
             if len(batch) == 1:
                 log.warning("insights: could not write a row: %s", exc)
@@ -146,7 +164,7 @@ class Recorder:
             answered=rec.answered, shown=list(rec.shown[:SHOWN_MAX]),
             searcher=searcher_hash(self.secret(), session_key, now.date()),
         )
-        self.writer.submit(lambda s: s.add(row))
+        self.writer.submit(_adds(row))
         return ref
 
     def click(self, ref: str, position: int, article: str) -> None:
@@ -155,23 +173,35 @@ class Recorder:
             now = self.now()
             self.writer.submit(lambda s: self._click(s, ref, position, article, now))
 
-    def _click(self, s: Session, ref: str, position: int, article: str, now: datetime) -> bool:
+    def _click(self, s: Session, ref: str, position: int, article: str, now: datetime) -> date | None:
         """Recorded once, and only when that search really showed ``article`` there, recently:
-        links cannot invent clicks."""
+        links cannot invent clicks. Returns the search's day."""
         search = s.scalar(select(SearchLog).where(SearchLog.ref == ref))
         shown = (search.shown or []) if search else []
         if search is None or position > len(shown) or shown[position - 1] != article:
-            return False
-        at = search.at if search.at.tzinfo else search.at.replace(tzinfo=now.tzinfo)  # SQLite drops the zone
+            return None
+        at = as_utc(search.at)  # SQLite drops the zone
         if not timedelta(0) <= now - at <= CLICK_WINDOW:
-            return False
+            return None
         if s.scalar(select(SearchClick.id).where(SearchClick.search_id == search.id, SearchClick.position == position)):
-            return False
+            return None
         s.add(SearchClick(search_id=search.id, at=now, article=article, position=position,
                           ms_to_click=int((now - at).total_seconds() * 1000)))
         search.clicks = (search.clicks or 0) + 1  # kept on the row: reports never join the clicks
-        return True
+        return at.date()
+
+    def didnt_find(self, ref: str) -> None:
+        """A "didn't find" reported from the page of search ``ref``, queued: that search is no success."""
+        if valid_ref(ref):
+            now = self.now()
+            self.writer.submit(lambda s: self._didnt_find(s, ref, now))
+
+    def _didnt_find(self, s: Session, ref: str, now: datetime) -> date | None:
+        search = s.scalar(select(SearchLog).where(SearchLog.ref == ref))
+        if search is None or search.didnt_find or not timedelta(0) <= now - as_utc(search.at) <= DIDNT_FIND_WINDOW:
+            return None
+        search.didnt_find = True
+        return as_utc(search.at).date()
 
     def view(self, article: str) -> None:
-        row = ArticleView(at=self.now(), article=article)
-        self.writer.submit(lambda s: s.add(row))
+        self.writer.submit(_adds(ArticleView(at=self.now(), article=article)))

@@ -7,16 +7,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
+
 from ..content import Library
 from ..feedback.db import Database
 from ..feedback.errors import NotFoundError, PermissionDeniedError
 from ..feedback.identity import Person
 from .content_health import content_report
-from .gaps import Encode, gap_report
+from .gaps import Encode, VectorCache, gap_report, model_id
 from .helpfulness import helpfulness_report
 from .period import Period, Scope
 from .recording import Recorder, SearchRecord
 from .retention import PruneReport, prune
+from .rollup import RollupReport, roll_up
 from .satisfaction import (
     RatingState,
     flag_of_token,
@@ -56,7 +59,8 @@ class InsightsService:
         self.recorder = Recorder(db, secret, now)
         self.secret = secret
         self.encoder = encoder
-        self._articles: tuple[int, list[str], Any] | None = None
+        self._articles: tuple[tuple[int, str], list[str], Any] | None = None
+        self.vectors = VectorCache()  # the gap radar's query vectors
 
     # --- recording ------------------------------------------------------
     def record_search(self, page: Any, session_key: str | None = None) -> str:
@@ -72,6 +76,10 @@ class InsightsService:
 
     def record_click(self, ref: str, position: int, article: str) -> None:
         self.recorder.click(ref, position, article)
+
+    def record_didnt_find(self, ref: str) -> None:
+        """A "didn't find" reported from the page of search ``ref``: that search counts as no success."""
+        self.recorder.didnt_find(ref)
 
     def record_view(self, article: str) -> None:
         self.recorder.view(article)
@@ -97,6 +105,10 @@ class InsightsService:
         self.flush()  # a report includes the searches just made
         lib, now = self.library(), self.now()
         with self.db.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # The driver prepares a statement run often; a generic plan made for one period's
+                # range and IN list is far off for another (seconds instead of milliseconds): plan each.
+                s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             if section == "search":
                 body = search_report(s, period, scope, self.min_searchers)
             elif section == "gaps":
@@ -118,14 +130,15 @@ class InsightsService:
         encode = self.encoder()
 
         def article_vectors() -> tuple[list[str], Any]:
-            # The articles' titles and summaries, encoded once per loaded library.
-            if self._articles is None or self._articles[0] != id(lib):
+            # The articles' titles and summaries, encoded once per loaded library and model.
+            key = (id(lib), model_id(encode))
+            if self._articles is None or self._articles[0] != key:
                 paths = sorted(lib.articles)
                 texts = [f"{lib.articles[p].title}. {lib.articles[p].summary}" for p in paths]
-                self._articles = (id(lib), paths, encode(texts))
+                self._articles = (key, paths, encode(texts))
             return self._articles[1], self._articles[2]
 
-        return gap_report(s, period, scope, lib, encode, article_vectors, self.min_searchers)
+        return gap_report(s, period, scope, lib, self.vectors.wrap(encode), article_vectors, self.min_searchers)
 
     def overview(self, actor: Person, period: Period, department: str | None = None) -> dict[str, Any]:
         return {name: self.report(actor, name, period, department) for name in SECTIONS}
@@ -163,7 +176,13 @@ class InsightsService:
         rate(self.db, flag_id, score, self.now())
         return flag_id
 
+    def roll_up(self) -> RollupReport:
+        """Roll up every finished UTC day not rolled up yet, or changed since (``rollup``)."""
+        self.flush()
+        return roll_up(self.db, self.now())
+
     def prune(self) -> PruneReport:
-        """Roll up and delete raw rows older than the retention period (the server runs this daily)."""
+        """Roll up every finished day, then delete raw rows older than the retention period
+        (``kb worker`` runs this daily, the dev server hourly)."""
         self.flush()
         return prune(self.db, self.now(), self.retention_days)

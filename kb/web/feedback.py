@@ -193,6 +193,8 @@ def gap_feedback() -> ResponseReturnValue:
         )
     except FeedbackError as exc:
         return _error(error_message(exc), back)
+    # The search whose page this came from is no success, even if a result was opened from it.
+    core().insights.record_didnt_find((request.form.get("from") or "")[:20])
     return _answer(receipt_message(receipt), back, receipt)
 
 

@@ -148,6 +148,8 @@ def _paths() -> dict[str, Any]:
             "requestBody": _form({
                 "query": {"type": "string", "maxLength": QUERY_MAX}, "department": _STR,
                 "comment": {"type": "string", "maxLength": COMMENT_MAX}, "notify": {"enum": ["1"]},
+                "from": {"type": "string", "maxLength": 20,
+                         "description": "The search's reference (as on its result links): that search is no success"},
             }, ["department"]),
             "responses": {"200": _json(_RECEIPT, "Accepted, with the flag reference"), **_FEEDBACK_ERRORS},
         }},

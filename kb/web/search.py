@@ -67,6 +67,7 @@ def search_page():  # noqa: ANN201
     ctx["q"] = page.query
     state = "results" if page.hits else ("none" if page.has_words else "no-words")
     hits = [hit_record(h, library()) for h in page.hits]
+    search_ref = None
     if page_number == 1 and page.has_words:
         search_ref = core().record_search(page, _session_key())
         for position, hit in enumerate(hits, 1):
@@ -74,7 +75,7 @@ def search_page():  # noqa: ANN201
     gap_department = department or (hits[0]["department"] if hits else None)
     return render_template(
         "search.html", state=state, result=page, hits=hits, pages=page.pages, total=page.total,
-        truncated=page.truncated, gap_department=gap_department, **ctx,
+        truncated=page.truncated, gap_department=gap_department, search_ref=search_ref, **ctx,
     )
 
 
