@@ -22,6 +22,8 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 
 from search import runtime
+from search.build import IndexBusyError
+from search.layout import IndexLayout
 
 from .. import create_app
 from ..config import ConfigError
@@ -97,9 +99,7 @@ def serve(articles: Path | None, host: str, port: int, dev: bool | None, watch: 
     if following:
         _follow_first(kb)
     else:
-        with Progress() as progress:
-            report = kb.build_index(progress=progress)
-        _log(f"search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
+        _bring_index_up_to_date(kb)
     kb.warm_up()
     if following:
         # A process of its own, not a thread: threads do not survive gunicorn's fork, and it needs no models.
@@ -140,6 +140,20 @@ def _follow_first(kb: KB, every: float = 1.0) -> None:
             _log(f"waiting for a build to be published in {kb.config.index_follow} (kb worker --publish)")
             waited = True
         time.sleep(every)
+
+
+def _bring_index_up_to_date(kb: KB) -> None:
+    """Build what changed; when another process (a replica starting beside this one, `kb worker`) is
+    building the same index, serve its current build: the running one switches to the new one itself."""
+    try:
+        with Progress() as progress:
+            report = kb.build_index(progress=progress)
+    except IndexBusyError as exc:
+        if IndexLayout(kb.config.resolved_index_dir).current() is None:
+            raise click.ClickException(f"{exc}; no build to serve yet: start again when it is done") from None
+        _log(f"{exc}: serving the current build, and the new one when it is switched in")
+        return
+    _log(f"search index {report.mode} ({report.articles} articles, {report.seconds:.1f}s)")
 
 
 def _serve_production(app: Flask, kb: KB, articles: Path | None, host: str, port: int,
