@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .build import _cleanup, _Lock
-from .layout import SCHEMA_VERSION, BuildLayout, IndexLayout, Manifest
-from .shipping import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES, ShippingError
+from .layout import BuildLayout, IndexLayout
+from .shipping import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES, ShippingError, checked_manifest
 
 CHECKSUMS = "checksums.json"
 KEEP_PUBLISHED = 3  # a follower may still be copying the one before the latest
@@ -192,13 +192,7 @@ def _fill(source: Path, sums: dict[str, str], have: BuildLayout | None, build: B
             copied += 1
         if size > MAX_TOTAL_BYTES:
             raise ShippingError(f"more than {MAX_TOTAL_BYTES} bytes to copy")
-    incoming = build.dir / "manifest.json.incoming"
-    try:
-        manifest = Manifest.read(incoming)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ShippingError(f"the manifest cannot be read: {exc}") from None
-    if manifest.schema != SCHEMA_VERSION:
-        raise ShippingError(f"index schema {manifest.schema}; this kb reads schema {SCHEMA_VERSION}")
+    incoming = checked_manifest(build)
     (build.dir / CHECKSUMS).write_text(json.dumps(sums), encoding="utf-8")  # what the next follow compares with
     incoming.replace(build.manifest)
     return FollowReport(build.dir, copied, linked, size)

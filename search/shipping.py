@@ -161,15 +161,20 @@ def _unpack(tar: tarfile.TarFile, files: dict[PurePosixPath, tarfile.TarInfo], b
             dest = build.dir / "manifest.json.incoming"  # checked before it makes the build finished
         if _write_member(tar, files[rel], dest) != sums[rel.as_posix()]:
             raise ShippingError(f"{rel}: checksum mismatch (damaged or altered tarball)")
+    checked_manifest(build).replace(build.manifest)
+    return sum(m.size for m in files.values())
+
+
+def checked_manifest(build: BuildLayout) -> Path:
+    """The build's incoming manifest, once it reads and has this kb's schema (else ShippingError)."""
     incoming = build.dir / "manifest.json.incoming"
     try:
-        manifest_data = Manifest.read(incoming)
+        manifest = Manifest.read(incoming)
     except (ValueError, TypeError, KeyError) as exc:
         raise ShippingError(f"the manifest cannot be read: {exc}") from None
-    if manifest_data.schema != SCHEMA_VERSION:
-        raise ShippingError(f"index schema {manifest_data.schema}; this kb reads schema {SCHEMA_VERSION}")
-    incoming.replace(build.manifest)
-    return sum(m.size for m in files.values())
+    if manifest.schema != SCHEMA_VERSION:
+        raise ShippingError(f"index schema {manifest.schema}; this kb reads schema {SCHEMA_VERSION}")
+    return incoming
 
 
 def _seed_cache(build: BuildLayout, layout: IndexLayout) -> int:
