@@ -129,7 +129,10 @@ def _stage_series(text: str) -> dict[str, tuple[float, float]]:
     return {stage: (c, s) for stage, (c, s) in found.items()}
 
 
-def test_metrics_show_search_latency_by_stage_for_each_stage_that_ran(search_app):
+def test_metrics_show_search_latency_by_stage_for_each_stage_that_ran(search_app, monkeypatch):
+    # An in-process `kb serve` test earlier in the run may have left the multiprocess directory set;
+    # this process's own figures are in its registry.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     client = search_app.test_client()
     # The registry is the test process's: other tests' searches count too, so compare with before.
     before = _stage_series(client.get("/metrics").get_data(as_text=True))
