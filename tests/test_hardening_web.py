@@ -287,6 +287,9 @@ def test_kb_serve_says_why_it_will_not_start(tmp_path, monkeypatch):
         raise RuntimeError("kb serve went on to build and serve")
 
     monkeypatch.setattr(KB, "build_index", started)
+    # Production `kb serve` sets up Prometheus's multiprocess dir in os.environ; set here, it is undone
+    # after the test instead of switching every later test's /metrics to that dir.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     env = {"KB_DATABASE_URL": sqlite_url(tmp_path), "KB_INDEX_DIR": str(tmp_path / "i")}
     result = CliRunner().invoke(serve, ["--no-dev"], env=env)
     assert result.exit_code != 0 and "KB_SECRET_KEY" in result.output
