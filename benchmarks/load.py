@@ -157,7 +157,9 @@ class Servers:
             port = free_port()
             cmd = [part.replace("{port}", str(port)) for part in shlex.split(self.opts.server)]
             cmd = [*KB, *cmd[1:]] if cmd and cmd[0] == "{kb}" else cmd
-            log = (self.opts.work_dir / f"replica-{i}.log").open("w")
+            # One log per configuration and replica: a later run must not overwrite the one with an error in it.
+            tag = re.sub(r"[^a-z0-9]+", "-", (self.opts.label or "run").lower()).strip("-")
+            log = (self.opts.work_dir / f"replica-{i}-{tag}.log").open("w")
             proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log,
                                     stderr=subprocess.STDOUT)
             self.procs.append(proc)
@@ -313,6 +315,25 @@ def published_and_followed(servers: Servers, started: float) -> dict:
     return marks
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) used so far by these processes and their children (gunicorn's workers)."""
+    tick, total, seen = os.sysconf("SC_CLK_TCK"), 0.0, set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # a worker that exited between the listing and the read
+    return total
+
+
 def print_stages(urls: list[str]) -> None:
     """Mean milliseconds per search stage (``kb_search_stage_seconds`` of /metrics), summed over the replicas."""
     totals: dict[str, list[float]] = {}
@@ -329,7 +350,8 @@ def print_stages(urls: list[str]) -> None:
 
 def print_result(label: str, name: str, r: dict) -> None:
     print(f"| {label} | {name} | {r['rps']:.1f} | {r['p50'] / 1e3:.0f} | {r['p95'] / 1e3:.0f} | {r['p99'] / 1e3:.0f} "
-          f"| {r['errors']} | {json.dumps(r['statuses'], sort_keys=True)} |", flush=True)
+          f"| {r['errors']} | {r.get('cpu_ms', float('nan')):.1f} | {json.dumps(r['statuses'], sort_keys=True)} |",
+          flush=True)
 
 
 def main() -> None:
@@ -366,14 +388,19 @@ def main() -> None:
             mix = request_mix(arts, token, opts.fresh)
             requests_file = opts.work_dir / "requests.tsv"
             requests_file.write_text("".join(f"{m}\t{p}\t{b}\n" for m, p, b in mix), encoding="utf-8")
-            print("| server | load | requests/s | p50 ms | p95 ms | p99 ms | errors | statuses |\n|---|---|---|---|---|---|---|---|")
-            if opts.rate:
-                print_result(label, f"{opts.rate:g}/s for {opts.duration}s", run_rate(front, mix, cookie, opts.rate,
-                                                                                       opts.duration))
-            else:
-                for c in (int(x) for x in opts.connections.split(",")):
-                    print_result(label, f"wrk {c} conns {opts.duration}s", run_wrk(front, requests_file, cookie, c,
-                                                                                  opts.duration))
+            print("| server | load | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/request | statuses |"
+                  "\n|---|---|---|---|---|---|---|---|---|")
+            pids = [p.pid for p in servers.procs]
+            runs = [(f"{opts.rate:g}/s for {opts.duration}s", lambda: run_rate(front, mix, cookie, opts.rate, opts.duration))]
+            if not opts.rate:
+                runs = [(f"wrk {c} conns {opts.duration}s", lambda c=c: run_wrk(front, requests_file, cookie, c, opts.duration))
+                        for c in (int(x) for x in opts.connections.split(","))]
+            for name, run in runs:
+                cpu = cpu_seconds(pids)
+                r = run()
+                answered = sum(n for k, n in r["statuses"].items() if k != "unsent")
+                r["cpu_ms"] = (cpu_seconds(pids) - cpu) * 1e3 / max(1, answered)
+                print_result(label, name, r)
             print_stages(servers.urls)
         for run in range(opts.runs if opts.reindex or opts.reindex_only else 0):
             marks = reindex(opts, servers, articles, env)

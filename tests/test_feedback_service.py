@@ -356,3 +356,21 @@ def test_resolution_email_links_an_index_article_to_its_folder(db, clock):
         [mail] = [m for m in s.scalars(select(OutboxMessage)) if m.target == "e@x.example"]
     assert "http://kb.test/a/people/onboarding\n" in mail.payload["body"]
     assert "/index" not in mail.payload["body"]
+
+
+def test_two_requests_racing_to_insert_the_days_vote_both_succeed(svc, db):
+    """Seen under load (one 500 in 8,000 requests): a reader's second request read "no vote yet"
+    while the first inserted it, and the unique constraint refused the second insert."""
+    from .races import insert_first
+
+    a, t = article(), Clock()()
+    first = {"article": a.path, "voter": "e@x.example", "day": t.date(), "helpful": True,
+             "content_hash": a.content_hash, "created_at": t, "updated_at": t}
+    with insert_first(db.engine, Vote.__table__, first) as raced:
+        r = svc.vote(voter="e@x.example", reporter="e@x.example", article=a, helpful=False, reason="unclear",
+                     comment="Which cutoff applies to me?")
+    assert raced and r.changed and r.flag_id  # the second request found the first one's vote and changed it
+    with db.session() as s:
+        (vote,) = s.scalars(select(Vote))
+        assert (vote.helpful, vote.comment) == (False, "Which cutoff applies to me?")
+        assert s.get(Flag, r.flag_id).reports == 1

@@ -92,6 +92,20 @@ def test_rating_from_my_requests_uses_the_same_rule(database_url):
     assert satisfaction(kb)["departments"]["payroll"]["ratings"] == 1
 
 
+def test_two_ratings_racing_for_one_flag_keep_the_later_one(database_url):
+    """The email's link and My requests rating at once: the second insert used to fail (a 500)."""
+    from datetime import UTC, datetime
+
+    from .races import insert_first
+
+    kb = make_kb(database_url)
+    fid, _ = resolved_flag(kb, REPORTER, "overtime rates")
+    earlier = {"flag_id": fid, "department": "payroll", "score": 2, "at": datetime.now(UTC)}
+    with insert_first(kb.db.engine, FlagRating.__table__, earlier) as raced:
+        kb.insights.rate_own(Person(REPORTER), fid, 5)
+    assert raced and ratings(kb) == [(fid, 5)]
+
+
 @pytest.fixture
 def web(tmp_path):
     kb = make_kb(f"sqlite:///{tmp_path / 'kb.sqlite3'}", trusted_proxies="127.0.0.1")

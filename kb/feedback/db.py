@@ -6,16 +6,20 @@ the writer); PostgreSQL by URL. The schema belongs to Alembic: ``kb db upgrade``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -95,3 +99,16 @@ class Database:
         """One transaction: committed on success, rolled back on any error."""
         with self._sessions() as s, s.begin():
             yield s
+
+    def upsert(self, work: Callable[[Session], T], attempts: int = 3) -> T:
+        """``work`` in one transaction, run again when a concurrent transaction inserted the
+        row it was about to insert (a unique constraint refused it): the next run finds that
+        row and updates it, so the request neither fails nor loses what it carried."""
+        for attempt in range(attempts):
+            try:
+                with self.session() as s:
+                    return work(s)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")

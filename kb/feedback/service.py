@@ -99,28 +99,34 @@ class FeedbackService(Conversations, TriageMixin, DeliveryMixin, DigestMixin):
         # The section the reader came to, if it is a heading of this article; else none.
         section = clean_section(section, {h.anchor for h in article.headings})
         now = self.now()
-        with self.db.session() as s:
-            vote = s.scalar(select(Vote).where(Vote.article == article.path, Vote.voter == voter, Vote.day == now.date()))
-            repeat = vote is not None
-            if vote is None:
-                vote = Vote(article=article.path, voter=voter, day=now.date(), created_at=now)
-                s.add(vote)
-            elif vote.helpful != helpful:
-                vote.changed_at = now
-            was_no = repeat and vote.helpful is False
-            vote.helpful = helpful
-            if not helpful:  # the latest report; every report is also its own entry on the flag
-                vote.reason, vote.comment, vote.section = reason, comment, section
-            vote.content_hash = article.content_hash
-            vote.git_commit = article.git.commit if article.git else None
-            vote.updated_at = now
-            s.flush()
-            if helpful:
-                if was_no:
-                    self._found_helpful(s, vote, reporter)
-                return Receipt(vote.id, None, self._department(article.department), repeat)
-            flag = self._flag_vote(s, vote, article, reporter, notify, comment, section)
-            return Receipt(vote.id, flag.id, self._department(article.department), repeat)
+        # Two requests of one reader can race to insert the day's vote (a double click,
+        # two tabs): the loser runs again and updates the winner's row.
+        return self.db.upsert(lambda s: self._vote(s, now, voter, reporter, article, helpful, reason, comment,
+                                                   section, notify))
+
+    def _vote(self, s: Session, now: datetime, voter: str, reporter: str | None, article: Article, helpful: bool,
+              reason: str | None, comment: str | None, section: str | None, notify: bool) -> Receipt:
+        vote = s.scalar(select(Vote).where(Vote.article == article.path, Vote.voter == voter, Vote.day == now.date()))
+        repeat = vote is not None
+        if vote is None:
+            vote = Vote(article=article.path, voter=voter, day=now.date(), created_at=now)
+            s.add(vote)
+        elif vote.helpful != helpful:
+            vote.changed_at = now
+        was_no = repeat and vote.helpful is False
+        vote.helpful = helpful
+        if not helpful:  # the latest report; every report is also its own entry on the flag
+            vote.reason, vote.comment, vote.section = reason, comment, section
+        vote.content_hash = article.content_hash
+        vote.git_commit = article.git.commit if article.git else None
+        vote.updated_at = now
+        s.flush()
+        if helpful:
+            if was_no:
+                self._found_helpful(s, vote, reporter)
+            return Receipt(vote.id, None, self._department(article.department), repeat)
+        flag = self._flag_vote(s, vote, article, reporter, notify, comment, section)
+        return Receipt(vote.id, flag.id, self._department(article.department), repeat)
 
     def flag_gap(
         self, *, reporter: str | None, query: str, department: str, comment: str | None = None, notify: bool = False

@@ -61,7 +61,7 @@ def rate(db: Database, flag_id: int, score: int, now: datetime, reporter: str | 
     None for the email's link, whose signed token already names the flag and so its reporter."""
     if score not in SCORES:
         raise InvalidInputError("bad_score", "a rating is a whole number from 1 to 5")
-    with db.session() as s:
+    def record(s: Session) -> Flag:
         flag = s.get(Flag, flag_id)
         if flag is None or flag.status != "resolved" or (reporter is not None and flag.reporter != reporter):
             raise NotFoundError("not_found", "no resolved flag to rate", id=flag_id)
@@ -71,6 +71,9 @@ def rate(db: Database, flag_id: int, score: int, now: datetime, reporter: str | 
             s.add(rating)
         rating.score, rating.at = score, now
         return flag
+
+    # The email's link and My requests can rate at once: the second insert runs again as an update.
+    return db.upsert(record)
 
 
 @dataclass(frozen=True)
