@@ -96,7 +96,7 @@ def open_corpus(name: str, articles: Path, queries: Path, qrels: Path, unanswera
             corpus.asked.append(Asked(q, info, rankings, ok))
         saved.write_bytes(pickle.dumps((stamp, table)))
     for a in corpus.asked:
-        a.evidence = answer.evidence(a.info, a.rankings, searcher.chunks, searcher.embedder_profiles())
+        a.evidence = searcher.evidence(a.info, a.rankings)
     return corpus
 
 
