@@ -20,55 +20,47 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.loo import SETS, Corpus, corpora  # noqa: E402
 from search import answer  # noqa: E402
 
-Rule = Callable[[list[tuple[answer.Evidence | None, bool]]], Callable[[answer.Evidence | None], bool]]
+Rule = Callable[[list[tuple[answer.Evidence | None, bool, str]]], Callable[[answer.Evidence | None], bool]]
 
 
-def _rule_thresholds(train: list[tuple[answer.Evidence | None, bool]]) -> Callable[[answer.Evidence | None], bool]:
-    t = answer.fit(train)
-    return lambda e: answer.decide(e, t).answered
-
-
-def _rule_model(names: tuple[str, ...]) -> Rule:
-    def rule(train: list[tuple[answer.Evidence | None, bool]]) -> Callable[[answer.Evidence | None], bool]:
-        m = answer.fit_model(train, names)
-        return lambda e: answer.decide(e, model=m).answered
+def _rule(
+    native: tuple[str, ...], foreign: tuple[str, ...] = answer.FOREIGN_FEATURES, max_wrong: float = answer.FIT_MAX_WRONG,
+    calibrate: bool = True, balance: bool = True, each: bool = True,
+) -> Rule:
+    def rule(train: list[tuple[answer.Evidence | None, bool, str]]) -> Callable[[answer.Evidence | None], bool]:
+        r = answer.fit(train, max_wrong, native, foreign, calibrate, balance, each)
+        return lambda e: answer.decide(e, r).answered
 
     return rule
 
 
-RULES: dict[str, Rule] = {
-    "thresholds (today)": _rule_thresholds,
-    "logistic sim,cov": _rule_model(("similarity", "coverage")),
-    "logistic sim,cov,agree": _rule_model(("similarity", "coverage", "agree")),
-    "logistic sim,rare": _rule_model(("similarity", "rare_coverage")),
-    "logistic sim,rare,agree": _rule_model(("similarity", "rare_coverage", "agree")),
-    "logistic sim,rare,unknown": _rule_model(("similarity", "rare_coverage", "unknown")),
-    "logistic sim,rare,unknown,agree": _rule_model(("similarity", "rare_coverage", "unknown", "agree")),
-    "logistic sim,cov,rare,unknown,agree": _rule_model(("similarity", "coverage", "rare_coverage", "unknown", "agree")),
-    "logistic +margin": _rule_model(("similarity", "rare_coverage", "unknown", "agree", "margin")),
-    "logistic +models_agree": _rule_model(("similarity", "rare_coverage", "unknown", "agree", "models_agree")),
-    "logistic +cross": _rule_model(("similarity", "rare_coverage", "unknown", "agree", "cross", "cross_similarity")),
-    "logistic sim,rare,missing,agree": _rule_model(("similarity", "rare_coverage", "missing", "agree")),
-    "logistic sim,cov,rare,unknown,agree,missing": _rule_model(
-        ("similarity", "coverage", "rare_coverage", "unknown", "agree", "missing")),
-    "logistic 5 +foreign": _rule_model(
-        ("similarity", "coverage", "rare_coverage", "unknown", "agree", "foreign", "foreign_similarity")),
-    "logistic 6 +foreign": _rule_model(
-        ("similarity", "coverage", "rare_coverage", "unknown", "agree", "missing", "foreign", "foreign_similarity")),
-    "logistic all": _rule_model(answer.FEATURES),
-}
+SIM_COV = ("similarity", "coverage")
+FIVE = ("similarity", "coverage", "rare_coverage", "unknown", "agree")
+RULES: dict[str, Rule] = {}
+for _cal in (True,):
+    for _bal in (True, False):
+        for _each in (True, False):
+            for _foreign in (("similarity",), ("similarity", "bridge_agree"), ("similarity", "bridged", "bridge_agree")):
+                _tag = f"cal={int(_cal)} bal={int(_bal)} each={int(_each)} foreign={','.join(_foreign)}"
+                RULES[f"native 5, {_tag}"] = _rule(FIVE, _foreign, calibrate=_cal, balance=_bal, each=_each)
+RULES["native sim,cov,agree, cal=0 bal=0 each=0"] = _rule(("similarity", "coverage", "agree"), calibrate=False, balance=False, each=False)
+RULES["native 5+models_agree, cal=1 bal=0 each=0"] = _rule((*FIVE, "models_agree"), balance=False, each=False)
+RULES["native 5+margin, cal=1 bal=0 each=0"] = _rule((*FIVE, "margin"), balance=False, each=False)
+RULES["native 5+missing, cal=1 bal=0 each=0"] = _rule((*FIVE, "missing"), balance=False, each=False)
+RULES["native 5+missing, cal=1 bal=1 each=1"] = _rule((*FIVE, "missing"))
+
 
 
 def _fmt(e: answer.Evidence | None) -> str:
     if e is None:
         return "none"
-    return " ".join(f"{f.name[:6]}={v:.2f}" if isinstance(v, float) else f"{f.name[:6]}={int(v)}"
+    return " ".join(f"{f.name[:6]}={v:.2f}" if isinstance(v, float) else f"{f.name[:6]}={v if isinstance(v, str) else int(v)}"
                     for f, v in zip(fields(e), astuple(e), strict=True))
 
 
 def show_errors(loaded: list[Corpus], rule: Rule) -> None:
     for c in loaded:
-        decide = rule([(a.evidence, a.answerable) for o in loaded if o is not c for a in o.asked])
+        decide = rule([(a.evidence, a.answerable, o.name) for o in loaded if o is not c for a in o.asked])
         print(f"\n## {c.name}")
         for a in c.asked:
             if decide(a.evidence) == a.answerable:
@@ -83,7 +75,7 @@ def compare(loaded: list[Corpus]) -> None:
     for label, rule in RULES.items():
         cells, caught_all, wrong_all = [], [], []
         for c in loaded:
-            decide = rule([(a.evidence, a.answerable) for o in loaded if o is not c for a in o.asked])
+            decide = rule([(a.evidence, a.answerable, o.name) for o in loaded if o is not c for a in o.asked])
             un = [a for a in c.asked if not a.answerable]
             ans = [a for a in c.asked if a.answerable]
             caught = sum(not decide(a.evidence) for a in un) / max(1, len(un))
@@ -99,7 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpora", default=",".join(SETS))
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/kb-loo"))
-    ap.add_argument("--errors", default="thresholds (today)", help="the rule whose held-out errors are printed")
+    ap.add_argument("--errors", default="native 5, cal=1 bal=1 each=1 foreign=similarity", help="the rule whose held-out errors are printed")
     args = ap.parse_args()
     loaded = corpora([n.strip() for n in args.corpora.split(",") if n.strip()], args.cache_dir)
     show_errors(loaded, RULES[args.errors])

@@ -164,9 +164,9 @@ def measure(corpus: Corpus, method: Method) -> dict[str, dict[str, float]]:
 
 
 # --- answerability, fitted leave-one-out ------------------------------------------
-def answerability(held: Corpus, others: list[Corpus]) -> tuple[answer.Thresholds, float, float, int, int]:
-    train = [(a.evidence, a.answerable) for c in others for a in c.asked if a.evidence is not None]
-    fitted = answer.fit(train) if any(not ok for _, ok in train) else answer.THRESHOLDS
+def answerability(held: Corpus, others: list[Corpus]) -> tuple[answer.Rule, float, float, int, int]:
+    train = [(a.evidence, a.answerable, c.name) for c in others for a in c.asked if a.evidence is not None]
+    fitted = answer.fit(train)
     unans = [a for a in held.asked if not a.answerable]
     ans = [a for a in held.asked if a.answerable]
     caught = sum(1 for a in unans if not answer.decide(a.evidence, fitted).answered) / max(1, len(unans))
@@ -189,15 +189,15 @@ def main() -> None:
             r = measure(c, method)
             langs = " ".join(f"{g[5:]} {r[g]['hit@5']:.3f}" for g in sorted(r) if g.startswith("lang="))
             print(f"| {c.name} | {label} | {r['all']['hit@5']:.3f} | {r['all']['mrr@10']:.3f} | {langs} |", flush=True)
-    print("\n| held-out corpus | unanswerable caught (answered=false) | answerable marked unanswered | thresholds fitted on the others |")
+    print("\n| held-out corpus | unanswerable caught (answered=false) | answerable marked unanswered | rule fitted on the others |")
     print("|---|---|---|---|")
     for c in loaded:
         if not any(not a.answerable for a in c.asked):
             continue
         fitted, caught, wrong, nu, na = answerability(c, [o for o in loaded if o is not c])
         print(f"| {c.name} | {caught:.2f} (of {nu}) | {wrong:.3f} (of {na}) | {fitted} |")
-    every = answer.fit([(a.evidence, a.answerable) for c in loaded for a in c.asked])
-    print(f"\nFitted on every corpus above (search/answer.py THRESHOLDS): {every}; in use: {answer.THRESHOLDS}")
+    every = answer.fit([(a.evidence, a.answerable, c.name) for c in loaded for a in c.asked])
+    print(f"\nFitted on every corpus above (search/answer.py RULE): {every}\nin use: {answer.RULE}")
 
 
 if __name__ == "__main__":

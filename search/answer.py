@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from itertools import product
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,6 +45,9 @@ FOREIGN_SHARE = 0.1
 MARGIN_RANK = 5  # the margin compares the best chunk's similarity with this rank's
 #: Share of answerable questions the fit may mark unanswered on its own corpora.
 FIT_MAX_WRONG = 0.03
+GROUP_BY_INDEX = False
+MIN_CALIBRATION = 10  # answerable examples a language group needs for its own similarity scale
+MIN_UNANSWERABLE = 5  # fewer unanswerable examples than this in a group: it is not fitted
 
 
 @dataclass(frozen=True)
@@ -60,27 +62,20 @@ class Evidence:
     cross: bool = False  # the best model match is in another script/language group than the query
     missing: float = 0.0  # 0..1: rarity of the rarest indexed query term no top keyword chunk has
     foreign: bool = False  # the index has few chunks in the query's language group
+    bridge_agree: bool = False  # the bridge-translated keyword ranking shares a top-3 article with a model
+    bridged: bool = False  # the query was translated through the bridge (there is a ``keyword~`` ranking)
+    lang: str = ""  # the query's language: cosine scales differ by language (see ``Rule.scales``)
 
-
-@dataclass(frozen=True)
-class Thresholds:
-    strong: float  # this similarity alone answers
-    weak: float  # this similarity answers when the keyword side agrees or covers the query
-    coverage: float
-
-    def __str__(self) -> str:
-        return f"strong={self.strong:.2f} weak={self.weak:.2f} coverage={self.coverage:.2f}"
+    @property
+    def group(self) -> str:
+        """The calibration group: the query's language, and whether the index has it."""
+        return f"{self.lang}/{'foreign' if self.foreign else 'native'}" if GROUP_BY_INDEX else f"{self.lang}/any"
 
 
 @dataclass(frozen=True)
 class Decision:
     answered: bool
     reason: str | None = None  # NOTHING_MATCHED or WEAK_MATCHES when not answered
-
-
-#: Fitted with benchmarks/loo.py on the 18F, bundled, skt-ko and sustech-zh dev sets (GitLab-ja not
-#: measured: its index did not finish building on the shared machine); see benchmarks/README.md.
-THRESHOLDS = Thresholds(strong=0.22, weak=0.14, coverage=0.50)
 
 
 def _rescaled(score: float, floor: float) -> float:
@@ -97,8 +92,8 @@ def evidence(
     (without them every term weighs the same and none counts as unknown); ``native_share``: the
     share of the index's chunks in the query's language group."""
     wanted = list(dict.fromkeys(terms(info.text)))
-    weight = _rarity(wanted, doc_freq, size)
     known = {t for t in wanted if doc_freq is None or doc_freq(t) > 0}
+    weight = _rarity(wanted, doc_freq, size)
     kw = next((r for r in rankings if r.name == "keyword"), None)
     coverage, rare, missing = _keyword_side(kw, chunks, wanted, weight, known) if kw else (0.0, 0.0, 0.0)
     keyword_top = _top_articles(kw, chunks) if kw else []
@@ -113,6 +108,10 @@ def evidence(
                 best = (sim, sim - fifth, r)
             model_tops.append(_top_articles(r, chunks))
     agree = any(set(keyword_top) & set(top) for top in model_tops)
+    # The query translated through the bridge, read by the keyword side: for a question in a
+    # language the index lacks, the only keyword evidence there is.
+    bridged = [_top_articles(r, chunks) for r in rankings if r.name == "keyword~"]
+    bridge_agree = any(set(b) & set(top) for b in bridged for top in model_tops)
     models_agree = any(set(a) & set(b) for i, a in enumerate(model_tops) for b in model_tops[i + 1:])
     foreign = native_share < FOREIGN_SHARE
     # A query in a language the index barely has has no words in it: "unknown" says nothing then.
@@ -124,7 +123,7 @@ def evidence(
         cross = top is not None and lang_group(top.lang) != lang_group(info.lang)
     return Evidence(
         round(similarity, 4), round(coverage, 4), agree, round(rare, 4), round(unknown, 4),
-        round(margin, 4), models_agree, cross, round(missing, 4), foreign,
+        round(margin, 4), models_agree, cross, round(missing, 4), foreign, bridge_agree, bool(bridged), info.lang,
     )
 
 
@@ -142,10 +141,10 @@ def _keyword_side(
             have = set(wanted) & set(terms(f"{c.title} {c.heading} {c.text} {c.aliases}"))
             seen |= have
             coverage = max(coverage, len(have) / len(wanted))
-            rare = max(rare, sum(weight[t] for t in have) / total)
+            rare = max(rare, sum(weight.get(t, 0.0) for t in have) / total)
     top = max(weight.values(), default=1.0)
-    rarest = max((weight[t] for t in known - seen), default=0.0)
-    return coverage, rare, rarest / top if known - seen else 0.0
+    rarest = max((weight.get(t, 0.0) for t in known - seen), default=0.0)
+    return coverage, rare, rarest / top
 
 
 def _rarity(wanted: Sequence[str], doc_freq: Callable[[str], int] | None, size: int) -> dict[str, float]:
@@ -170,8 +169,11 @@ def _top_articles(r: Ranking, chunks: Sequence[Chunk | None]) -> list[str]:
 #: The features a ``Model`` may weigh, each 0..1 (booleans as 0/1).
 FEATURES = (
     "similarity", "coverage", "rare_coverage", "unknown", "margin", "agree", "models_agree", "cross", "cross_similarity",
-    "missing", "foreign", "foreign_similarity",
+    "missing", "bridge_agree",
 )
+#: What the rule weighs for a question in the index's language, and for one in a language it lacks.
+NATIVE_FEATURES = ("similarity", "coverage", "rare_coverage", "unknown", "agree")
+FOREIGN_FEATURES = ("similarity", "bridge_agree")
 
 
 @dataclass(frozen=True)
@@ -188,42 +190,77 @@ class Model:
         return " ".join(f"{n}={w:+.2f}" for n, w in self.weights) + f" bias={self.bias:+.2f}"
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One model for questions in a language the index has, one for the others: their
+    evidence differs in kind (a Korean question over an English handbook has no words of
+    its own to match; only the bridge's translation does).
+
+    ``scales``: per calibration group (``Evidence.group``), the median similarity of answerable
+    questions; a similarity is read relative to it, because a Korean question's best cosine
+    is about half an English one's for the same kind of match."""
+
+    native: Model
+    foreign: Model
+    scales: tuple[tuple[str, float], ...] = ()
+
+    def answers(self, ev: Evidence) -> bool:
+        ev = _calibrated(ev, dict(self.scales))
+        return (self.foreign if ev.foreign else self.native).score(ev) >= 0
+
+    def __str__(self) -> str:
+        scales = " ".join(f"{g}={v:.2f}" for g, v in self.scales)
+        return f"native: {self.native}; foreign: {self.foreign}; scales: {scales or '-'}"
+
+
+ALWAYS = Model((), 1.0)  # what a group without unanswerable examples to fit on gets
+
+
 def _feature(ev: Evidence, name: str) -> float:
     if name == "cross_similarity":
         return ev.similarity if ev.cross else 0.0
-    if name == "foreign_similarity":
-        return ev.similarity if ev.foreign else 0.0
     return float(getattr(ev, name))
 
 
-def decide(ev: Evidence | None, t: Thresholds = THRESHOLDS, model: Model | None = None) -> Decision:
+#: PLACEHOLDER_RULE
+RULE = Rule(ALWAYS, ALWAYS)
+
+
+def decide(ev: Evidence | None, rule: Rule | None = None) -> Decision:
     """Answered, or why not: nothing matched at all (no results are shown), or only weak matches."""
     if ev is None:
         return Decision(False, NOTHING_MATCHED)
-    if model is not None:
-        if model.score(ev) >= 0:
-            return Decision(True)
-    elif ev.similarity >= t.strong:
+    if (rule or RULE).answers(ev):
         return Decision(True)
-    elif ev.similarity >= t.weak and (ev.agree or ev.coverage >= t.coverage):
-        return Decision(True)
-    if ev.coverage == 0 and not ev.agree:
-        # No word of the query in the keyword side's best chunks, and the models
-        # found nothing close: what they return is the nearest noise.
+    if ev.coverage == 0 and not ev.agree and not ev.bridge_agree:
+        # No word of the query (or of its translation) in the keyword side's best chunks,
+        # and the models found nothing close: what they return is the nearest noise.
         return Decision(False, NOTHING_MATCHED)
     return Decision(False, WEAK_MATCHES)
 
 
-def fit_model(
-    examples: Iterable[tuple[Evidence | None, bool]], names: Sequence[str], max_wrong: float = FIT_MAX_WRONG,
-    ridge: float = 0.1,
-) -> Model:
-    """A logistic regression on ``names`` (classes weighed equally, a little ridge), its
-    cut then moved so that at most ``max_wrong`` of the answerable examples score below it."""
-    data = [(e, ok) for e, ok in examples if e is not None]
-    x = np.array([[_feature(e, n) for n in names] + [1.0] for e, _ in data])
-    y = np.array([1.0 if ok else 0.0 for _, ok in data])
-    sample = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum()))
+#: One fitting example: the evidence, whether the handbook answers, and which corpus it is from.
+Example = tuple[Evidence, bool, str]
+
+
+def fit_model(examples: Sequence[Example], names: Sequence[str], max_wrong: float = FIT_MAX_WRONG, ridge: float = 0.1,
+              balance: bool = True, each: bool = True) -> Model:
+    """A logistic regression on ``names``, its cut then moved so that on every corpus at most
+    ``max_wrong`` of the answerable examples score below it.
+
+    Each corpus weighs the same, and so do its answerable and its unanswerable examples:
+    otherwise the biggest dev set (18F, 205 English questions) sets the rule for all."""
+    if sum(1 for _, ok, _ in examples if not ok) < MIN_UNANSWERABLE:
+        return ALWAYS
+    x = np.array([[_feature(e, n) for n in names] + [1.0] for e, _, _ in examples])
+    y = np.array([1.0 if ok else 0.0 for _, ok, _ in examples])
+    counts: dict[tuple[str, bool], int] = {}
+    counts_ok = {True: 0, False: 0}
+    for _, ok, src in examples:
+        counts[src, ok] = counts.get((src, ok), 0) + 1
+        counts_ok[ok] += 1
+    sample = np.array([1.0 / (counts[src, ok] if balance else counts_ok[ok]) for _, ok, src in examples])
+    sample /= sample.sum()
     w = np.zeros(x.shape[1])
     penalty = ridge * np.eye(x.shape[1]) / len(y)
     penalty[-1, -1] = 0.0  # the bias is not shrunk
@@ -232,28 +269,45 @@ def fit_model(
         grad = x.T @ (sample * (p - y)) + penalty @ w
         hess = (x * (sample * p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)
-    scores = np.sort(x[y == 1] @ w)
-    cut = scores[int(max_wrong * len(scores))] if len(scores) else 0.0
-    return Model(tuple((n, round(float(v), 4)) for n, v in zip(names, w[:-1], strict=True)), round(float(w[-1] - cut), 4))
+    scores = x @ w
+    cut = min(
+        float(np.sort(scores[mask])[int(max_wrong * mask.sum())])
+        for src in ({s for _, _, s in examples} if each else {None})
+        if (mask := (y == 1) & np.array([src is None or s == src for _, _, s in examples])).any()
+    )
+    return Model(tuple((n, round(float(v), 3)) for n, v in zip(names, w[:-1], strict=True)), round(float(w[-1] - cut), 3))
 
 
-def fit(examples: Iterable[tuple[Evidence | None, bool]], max_wrong: float = FIT_MAX_WRONG) -> Thresholds:
-    """The thresholds that catch most unanswerable examples while marking at most
-    ``max_wrong`` of the answerable ones unanswered (ties: fewer wrong, then lower thresholds)."""
-    data = list(examples)
-    answerable = [e for e, ok in data if ok]
-    unanswerable = [e for e, ok in data if not ok]
-    grid = [i / 100 for i in range(0, 81, 2)]
-    best: tuple[float, float, Thresholds] | None = None
-    for strong, weak, cov in product(grid, grid, (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.01)):
-        if weak > strong:
-            continue
-        t = Thresholds(strong, weak, cov)
-        wrong = sum(1 for e in answerable if not decide(e, t).answered) / max(1, len(answerable))
-        if wrong > max_wrong:
-            continue
-        caught = sum(1 for e in unanswerable if not decide(e, t).answered) / max(1, len(unanswerable))
-        key = (caught, -wrong, t)
-        if best is None or key[:2] > best[:2]:
-            best = key
-    return best[2] if best else THRESHOLDS
+def fit(
+    examples: Iterable[tuple[Evidence | None, bool] | tuple[Evidence | None, bool, str]], max_wrong: float = FIT_MAX_WRONG,
+    native: Sequence[str] = NATIVE_FEATURES, foreign: Sequence[str] = FOREIGN_FEATURES, calibrate: bool = True,
+    balance: bool = True, each: bool = True,
+) -> Rule:
+    """The rule fitted on ``examples`` (evidence, answerable[, corpus]): the similarity scales
+    first, then each group (native, foreign) on its own, held to ``max_wrong`` answerable
+    examples marked unanswered on each corpus."""
+    data: list[Example] = [(x[0], x[1], x[2] if len(x) > 2 else "") for x in examples if x[0] is not None]
+    scales = _scales([e for e, ok, _ in data if ok]) if calibrate else {}
+    data = [(_calibrated(e, scales), ok, src) for e, ok, src in data]
+    return Rule(
+        fit_model([x for x in data if not x[0].foreign], native, max_wrong, balance=balance, each=each),
+        fit_model([x for x in data if x[0].foreign], foreign, max_wrong, balance=balance, each=each),
+        tuple(sorted(scales.items())),
+    )
+
+
+def _calibrated(ev: Evidence, scales: Mapping[str, float]) -> Evidence:
+    """``ev`` with its similarity relative to its group's scale (or, for a language not
+    fitted, that of every language alike, native or foreign)."""
+    scale = scales.get(ev.group) or scales.get(ev.group.replace(ev.lang, "*", 1))
+    return replace(ev, similarity=ev.similarity / scale) if scale else ev
+
+
+def _scales(answerable: Sequence[Evidence]) -> dict[str, float]:
+    """The median similarity of answerable examples per calibration group with enough of them,
+    and per native/foreign over every language ("*/native")."""
+    groups: dict[str, list[float]] = {}
+    for e in answerable:
+        groups.setdefault(e.group, []).append(e.similarity)
+        groups.setdefault(e.group.replace(e.lang, "*", 1), []).append(e.similarity)
+    return {g: round(float(np.median(v)), 3) for g, v in groups.items() if len(v) >= MIN_CALIBRATION and np.median(v) > 0}
