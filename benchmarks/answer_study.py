@@ -40,7 +40,7 @@ RULES: dict[str, Rule] = {}
 for _cal in (True,):
     for _bal in (True, False):
         for _each in (True, False):
-            for _foreign in (("similarity",), ("similarity", "bridge_agree"), ("similarity", "bridged", "bridge_agree")):
+            for _foreign in (("similarity",), ("similarity", "bridge_disagree"), ("similarity", "bridged", "bridge_agree")):
                 _tag = f"cal={int(_cal)} bal={int(_bal)} each={int(_each)} foreign={','.join(_foreign)}"
                 RULES[f"native 5, {_tag}"] = _rule(FIVE, _foreign, calibrate=_cal, balance=_bal, each=_each)
 RULES["native sim,cov,agree, cal=0 bal=0 each=0"] = _rule(("similarity", "coverage", "agree"), calibrate=False, balance=False, each=False)

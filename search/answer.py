@@ -41,11 +41,11 @@ COVERAGE_CHUNKS = 3  # keyword chunks whose terms are checked against the query
 AGREE_DEPTH = 3  # top articles compared between the keyword side and a model
 #: Below this share of chunks in the query's language group, the query's own words cannot be
 #: expected in the index (a Korean question over an English handbook).
-FOREIGN_SHARE = 0.1
+FOREIGN_SHARE = 0.05
 MARGIN_RANK = 5  # the margin compares the best chunk's similarity with this rank's
 #: Share of answerable questions the fit may mark unanswered on its own corpora.
 FIT_MAX_WRONG = 0.03
-GROUP_BY_INDEX = False
+GROUP_BY_INDEX = True
 MIN_CALIBRATION = 10  # answerable examples a language group needs for its own similarity scale
 MIN_UNANSWERABLE = 5  # fewer unanswerable examples than this in a group: it is not fitted
 
@@ -219,6 +219,8 @@ ALWAYS = Model((), 1.0)  # what a group without unanswerable examples to fit on 
 def _feature(ev: Evidence, name: str) -> float:
     if name == "cross_similarity":
         return ev.similarity if ev.cross else 0.0
+    if name == "bridge_disagree":  # the translation's keyword hits are elsewhere (0 without a bridge)
+        return float(ev.bridged and not ev.bridge_agree)
     return float(getattr(ev, name))
 
 
