@@ -197,7 +197,7 @@ def main() -> None:
         fitted, caught, wrong, nu, na = answerability(c, [o for o in loaded if o is not c])
         print(f"| {c.name} | {caught:.2f} (of {nu}) | {wrong:.3f} (of {na}) | {fitted} |")
     every = answer.fit([(a.evidence, a.answerable, c.name) for c in loaded for a in c.asked])
-    print(f"\nFitted on every corpus above (search/answer.py RULE): {every}\nin use: {answer.RULE}")
+    print(f"\nFitted on every corpus above (search/answer.py RULE): {every}\nin use: {answer.RULE}\n{every!r}")
 
 
 if __name__ == "__main__":
