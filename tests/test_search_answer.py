@@ -157,6 +157,15 @@ def test_an_answered_search_says_so(search_app):
     assert data["results"][0]["article"] == "it-security/vpn.md"
 
 
+@pytest.mark.parametrize("query", ["tuition reimbursement for a master's degree", "社員食堂はありますか"])
+def test_a_near_miss_over_the_bundled_articles_is_not_answered_but_shows_what_is_close(search_app, query):
+    # The handbook has education and office articles, but no tuition for degrees and no canteen:
+    # the rare word is missing from every top chunk (or from the index).
+    data = search_app.test_client().get("/api/search", query_string={"q": query}).get_json()
+    assert data["answered"] is False and data["reason"] == WEAK_MATCHES
+    assert data["results"]  # shown as "possibly related"
+
+
 def test_the_no_answer_page_puts_the_question_form_first(search_app):
     body = search_app.test_client().get("/search", query_string={"q": "公司有股票期权吗"}).get_data(as_text=True)
     assert "No article answers this yet." in body
