@@ -6,7 +6,7 @@ sustech-handbook-zh; BEIR sets with ``--public``) the retrievers run once per
 question and their rankings are saved (``--cache-dir``, default /tmp/kb-loo:
 one index per corpus, built on first use, then reused). Every method is then
 re-fused from the saved rankings, so the table costs one retrieval per
-question. A parameter that is fitted (the answerability thresholds) is fitted
+question. A parameter that is fitted (the answerability rule, search/answer.py) is fitted
 on the other corpora and measured on the held-out one.
 
     .venv/bin/python benchmarks/loo.py                      # the table
