@@ -6,7 +6,7 @@ sustech-handbook-zh; BEIR sets with ``--public``) the retrievers run once per
 question and their rankings are saved (``--cache-dir``, default /tmp/kb-loo:
 one index per corpus, built on first use, then reused). Every method is then
 re-fused from the saved rankings, so the table costs one retrieval per
-question. A parameter that is fitted (the answerability thresholds) is fitted
+question. A parameter that is fitted (the answerability rule, search/answer.py) is fitted
 on the other corpora and measured on the held-out one.
 
     .venv/bin/python benchmarks/loo.py                      # the table
@@ -96,7 +96,7 @@ def open_corpus(name: str, articles: Path, queries: Path, qrels: Path, unanswera
             corpus.asked.append(Asked(q, info, rankings, ok))
         saved.write_bytes(pickle.dumps((stamp, table)))
     for a in corpus.asked:
-        a.evidence = answer.evidence(a.info, a.rankings, searcher.chunks, searcher.embedder_profiles())
+        a.evidence = searcher.evidence(a.info, a.rankings)
     return corpus
 
 
@@ -164,9 +164,9 @@ def measure(corpus: Corpus, method: Method) -> dict[str, dict[str, float]]:
 
 
 # --- answerability, fitted leave-one-out ------------------------------------------
-def answerability(held: Corpus, others: list[Corpus]) -> tuple[answer.Thresholds, float, float, int, int]:
-    train = [(a.evidence, a.answerable) for c in others for a in c.asked if a.evidence is not None]
-    fitted = answer.fit(train) if any(not ok for _, ok in train) else answer.THRESHOLDS
+def answerability(held: Corpus, others: list[Corpus]) -> tuple[answer.Rule, float, float, int, int]:
+    train = [(a.evidence, a.answerable, c.name) for c in others for a in c.asked if a.evidence is not None]
+    fitted = answer.fit(train)
     unans = [a for a in held.asked if not a.answerable]
     ans = [a for a in held.asked if a.answerable]
     caught = sum(1 for a in unans if not answer.decide(a.evidence, fitted).answered) / max(1, len(unans))
@@ -189,15 +189,15 @@ def main() -> None:
             r = measure(c, method)
             langs = " ".join(f"{g[5:]} {r[g]['hit@5']:.3f}" for g in sorted(r) if g.startswith("lang="))
             print(f"| {c.name} | {label} | {r['all']['hit@5']:.3f} | {r['all']['mrr@10']:.3f} | {langs} |", flush=True)
-    print("\n| held-out corpus | unanswerable caught (answered=false) | answerable marked unanswered | thresholds fitted on the others |")
+    print("\n| held-out corpus | unanswerable caught (answered=false) | answerable marked unanswered | rule fitted on the others |")
     print("|---|---|---|---|")
     for c in loaded:
         if not any(not a.answerable for a in c.asked):
             continue
         fitted, caught, wrong, nu, na = answerability(c, [o for o in loaded if o is not c])
         print(f"| {c.name} | {caught:.2f} (of {nu}) | {wrong:.3f} (of {na}) | {fitted} |")
-    every = answer.fit([(a.evidence, a.answerable) for c in loaded for a in c.asked])
-    print(f"\nFitted on every corpus above (search/answer.py THRESHOLDS): {every}; in use: {answer.THRESHOLDS}")
+    every = answer.fit([(a.evidence, a.answerable, c.name) for c in loaded for a in c.asked])
+    print(f"\nFitted on every corpus above (search/answer.py RULE): {every}\nin use: {answer.RULE}\n{every!r}")
 
 
 if __name__ == "__main__":

@@ -169,6 +169,15 @@ class KeywordIndex:
             return self.scorer.search(q.terms, limit, department, scale=COORDINATION)
         return self.whoosh_search(q, limit, department)
 
+    def doc_freq(self, term: str) -> int:
+        """How many chunks hold ``term`` (an index term, as ``terms`` makes them)."""
+        return self.scorer.doc_freq(term)
+
+    @property
+    def size(self) -> int:
+        """Chunks in the index."""
+        return self.scorer.n
+
     def whoosh_search(self, q: KeywordQuery, limit: int = 100, department: str | None = None) -> list[tuple[int, float]]:
         """The same search through Whoosh's own matchers (slow; needed for phrases)."""
         flt = wq.Term("department", department) if department else None

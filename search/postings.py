@@ -146,6 +146,10 @@ class PostingsScorer:
         terms, docs, weights = [], [], []
         #: in how many fields each term occurs (Whoosh counts one matcher per field)
         self.fields_with = np.zeros(v, dtype=np.int32)
+        #: chunks holding each term in its commonest field: a lower bound of its chunk
+        #: frequency, read by the answerability evidence (a union over fields would
+        #: cost a sort of every posting at load time)
+        self.df = np.zeros(v, dtype=np.int32)
         for field, boost in boosts.items():
             t, d, tf = z[f"{field}.term"], z[f"{field}.doc"], z[f"{field}.tf"]
             df = np.zeros(v)
@@ -159,12 +163,18 @@ class PostingsScorer:
             docs.append(d)
             weights.append(w.astype(np.float32))
             self.fields_with += (df > 0).astype(np.int32)
+            np.maximum(self.df, df.astype(np.int32), out=self.df)
         term = np.concatenate(terms) if terms else np.zeros(0, dtype=np.int32)
         order = np.argsort(term, kind="stable")
         self.doc = np.concatenate(docs)[order] if docs else np.zeros(0, dtype=np.int32)
         self.weight = np.concatenate(weights)[order] if weights else np.zeros(0, dtype=np.float32)
         self.start = np.searchsorted(term[order], np.arange(v + 1)).astype(np.int64)
         self.n = len(self.position)
+
+    def doc_freq(self, term: str) -> int:
+        """How many chunks hold ``term`` (in its commonest field; 0: the index lacks it)."""
+        i = self.vocab.get(term)
+        return 0 if i is None else int(self.df[i])
 
     def search(
         self, query: Mapping[str, float], limit: int, department: str | None = None, scale: float | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import answer, keyword
-from .analysis import normalize, terms
+from .analysis import normalize, stem, terms
 from .bridge import Bridge, lang_group
 from .chunking import synonym_terms
 from .documents import Chunk, Hit, SearchResult
@@ -91,6 +92,9 @@ class Searcher:
         self.bridge = Bridge.load(build)
         live = [c for c in self.chunks if c is not None]
         english = sum(1 for c in live if c.lang == "en") / max(1, len(live))
+        groups = Counter(lang_group(c.lang) for c in live)
+        #: Share of chunks per language group (answerability: is the query's language in the index).
+        self.lang_share = {g: n / max(1, len(live)) for g, n in groups.items()}
         self.spell_checks = sum(self.speller.counts.values()) >= SPELL_MIN_LATIN_PER_CHUNK * len(live)
         # Translating into English is what helps (CJK questions over 18F: 0.85 -> 0.92
         # hit@5); translating into Japanese did not help on the GitLab set, and
@@ -226,10 +230,26 @@ class Searcher:
     def embedder_profiles(self) -> dict[str, Profile]:
         return {n: e.profile for n, e in self.embedders.items()}
 
+    def evidence(self, info: QueryInfo, rankings: list[Ranking]) -> answer.Evidence:
+        """What the rankings say about whether the handbook answers (search/answer.py)."""
+        return answer.evidence(
+            info, rankings, self.chunks, self.embedder_profiles(), self._doc_freq, self.keyword.size,
+            self.lang_share.get(lang_group(info.lang), 0.0),
+        )
+
+    def _doc_freq(self, term: str) -> int:
+        """A term's chunk frequency; a misspelling counts as its correction ("parentel" as
+        "parental"), so a typo is not a word the handbook lacks."""
+        df = self.keyword.doc_freq(term)
+        if df or not self.spell_checks:
+            return df
+        fixed = self.speller.correct_word(term)
+        return self.keyword.doc_freq(stem(fixed)) if fixed else 0
+
     def fuse(self, rankings: list[Ranking], info: QueryInfo, ev: answer.Evidence | None = None) -> list[Fused]:
         """The articles of one query's rankings, best first (the method is explained in fusion.py)."""
         profiles = self.embedder_profiles()
-        ev = ev or answer.evidence(info, rankings, self.chunks, profiles)
+        ev = ev or self.evidence(info, rankings)
         groups = {lang: lang_group(lang or info.lang) for lang in {r.lang for r in rankings}}
         return fuse_calibrated(
             rankings,
@@ -246,7 +266,7 @@ class Searcher:
         t = timings or Timings()
         rankings, marked = self.rankings(info.text, department, lang=info.lang, timings=t)
         with t.stage("answer"):
-            ev = answer.evidence(info, rankings, self.chunks, self.embedder_profiles())
+            ev = self.evidence(info, rankings)
         with t.stage("fuse"):
             fused = self.fuse(rankings, info, ev)
         with t.stage("answer"):

@@ -1,0 +1,102 @@
+"""Which evidence separates unanswerable questions from answerable ones, held out.
+
+Reads the saved rankings of benchmarks/loo.py (same ``--cache-dir``), prints the
+evidence of every question the current rule gets wrong when its thresholds are
+fitted on the other corpora, then compares candidate rules leave-one-corpus-out.
+
+    .venv/bin/python benchmarks/answer_study.py --corpora bundled,skt-ko,sustech-zh --cache-dir /tmp/kb-loo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import astuple, fields
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.loo import SETS, Corpus, corpora  # noqa: E402
+from search import answer  # noqa: E402
+
+Rule = Callable[[list[tuple[answer.Evidence | None, bool, str]]], Callable[[answer.Evidence | None], bool]]
+
+
+def _rule(
+    native: tuple[str, ...], foreign: tuple[str, ...] = answer.FOREIGN_FEATURES, max_wrong: float = answer.FIT_MAX_WRONG,
+    calibrate: bool = True, balance: bool = True, each: bool = True,
+) -> Rule:
+    def rule(train: list[tuple[answer.Evidence | None, bool, str]]) -> Callable[[answer.Evidence | None], bool]:
+        r = answer.fit(train, max_wrong, native, foreign, calibrate, balance, each)
+        return lambda e: answer.decide(e, r).answered
+
+    return rule
+
+
+SIM_COV = ("similarity", "coverage")
+FIVE = ("similarity", "coverage", "rare_coverage", "unknown", "agree")
+RULES: dict[str, Rule] = {}
+for _cal in (True,):
+    for _bal in (True, False):
+        for _each in (True, False):
+            for _foreign in (("similarity",), ("similarity", "bridge_disagree"), ("similarity", "bridged", "bridge_agree")):
+                _tag = f"cal={int(_cal)} bal={int(_bal)} each={int(_each)} foreign={','.join(_foreign)}"
+                RULES[f"native 5, {_tag}"] = _rule(FIVE, _foreign, calibrate=_cal, balance=_bal, each=_each)
+RULES["native sim,cov,agree, cal=0 bal=0 each=0"] = _rule(("similarity", "coverage", "agree"), calibrate=False, balance=False, each=False)
+RULES["native 5+models_agree, cal=1 bal=0 each=0"] = _rule((*FIVE, "models_agree"), balance=False, each=False)
+RULES["native 5+margin, cal=1 bal=0 each=0"] = _rule((*FIVE, "margin"), balance=False, each=False)
+RULES["native 5+missing, cal=1 bal=0 each=0"] = _rule((*FIVE, "missing"), balance=False, each=False)
+RULES["native 5+missing, cal=1 bal=1 each=1"] = _rule((*FIVE, "missing"))
+
+
+
+def _fmt(e: answer.Evidence | None) -> str:
+    if e is None:
+        return "none"
+    return " ".join(f"{f.name[:6]}={v:.2f}" if isinstance(v, float) else f"{f.name[:6]}={v if isinstance(v, str) else int(v)}"
+                    for f, v in zip(fields(e), astuple(e), strict=True))
+
+
+def show_errors(loaded: list[Corpus], rule: Rule) -> None:
+    for c in loaded:
+        decide = rule([(a.evidence, a.answerable, o.name) for o in loaded if o is not c for a in o.asked])
+        print(f"\n## {c.name}")
+        for a in c.asked:
+            if decide(a.evidence) == a.answerable:
+                continue
+            label = "UNANS still answered" if not a.answerable else "ANS marked unanswered"
+            print(f"{label:22} {a.q.get('lang', '?')} {a.q.get('kind', '?'):12} {_fmt(a.evidence)} | {a.q['text']}")
+
+
+def compare(loaded: list[Corpus]) -> None:
+    print("\n| rule | " + " | ".join(c.name for c in loaded) + " | mean caught | max wrong |")
+    print("|---|" + "---|" * len(loaded) + "---|---|")
+    for label, rule in RULES.items():
+        cells, caught_all, wrong_all = [], [], []
+        for c in loaded:
+            decide = rule([(a.evidence, a.answerable, o.name) for o in loaded if o is not c for a in o.asked])
+            un = [a for a in c.asked if not a.answerable]
+            ans = [a for a in c.asked if a.answerable]
+            caught = sum(not decide(a.evidence) for a in un) / max(1, len(un))
+            wrong = sum(not decide(a.evidence) for a in ans) / max(1, len(ans))
+            cells.append(f"{caught:.2f} / {wrong:.3f}")
+            caught_all.append(caught)
+            wrong_all.append(wrong)
+        mean = sum(caught_all) / len(caught_all)
+        print(f"| {label} | " + " | ".join(cells) + f" | {mean:.2f} | {max(wrong_all):.3f} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpora", default=",".join(SETS))
+    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/kb-loo"))
+    ap.add_argument("--errors", default="native 5, cal=1 bal=1 each=1 foreign=similarity", help="the rule whose held-out errors are printed")
+    args = ap.parse_args()
+    loaded = corpora([n.strip() for n in args.corpora.split(",") if n.strip()], args.cache_dir)
+    show_errors(loaded, RULES[args.errors])
+    compare(loaded)
+
+
+if __name__ == "__main__":
+    main()
