@@ -214,6 +214,19 @@ def fuse_calibrated(
         art = article_of(pos)
         if art not in best_chunk or sc > chunk_score[best_chunk[art]]:
             best_chunk[art] = pos
-    fused = [Fused(a, family_score[family_of(a)], best_chunk[a], sources.get(a, {})) for a, sc in own.items() if sc > 0]
-    fused.sort(key=lambda f: (f.score, own[f.article]), reverse=True)
+    # Each article's score is the mean vote of the readers able to read it (see the
+    # module docstring): the bridge and the cross-language weights reach only some
+    # languages, so a plain sum favoured the articles more retrievers could read.
+    reach = {a: sum(max(0.0, weights.of(r.name, same_lang(p, r.lang))) for r in rankings) for a, p in best_chunk.items()}
+    family_reach: dict[str, float] = {}
+    for a, value in reach.items():
+        fam = family_of(a)
+        family_reach[fam] = max(family_reach.get(fam, 0.0), value)
+    mean_own = {a: sc / max(reach.get(a, 0.0), 1e-9) for a, sc in own.items()}
+    fused = [
+        Fused(a, family_score[family_of(a)] / max(family_reach[family_of(a)], 1e-9), best_chunk[a], sources.get(a, {}))
+        for a, sc in own.items()
+        if sc > 0
+    ]
+    fused.sort(key=lambda f: (f.score, mean_own[f.article]), reverse=True)
     return fused
