@@ -172,15 +172,20 @@ def fuse_calibrated(
     floors: dict[str, float],
     coverage: float,
     family_of: Callable[[str], str] = lambda a: a,
+    linkable: Callable[[int], bool] = lambda p: True,
 ) -> list[Fused]:
-    """Articles by the weighted sum of each retriever's calibrated best-chunk score.
+    """Articles by the mean of the weighted, calibrated best-chunk scores of the
+    retrievers able to read them.
 
     ``floors``: each model's similarity floor; ``coverage``: the keyword side's
     coverage of the query (0..1), which scales its scores by its square root.
     A retriever that found an article's translation found the article: each
     retriever gives a family the best score of its versions, families are
-    ranked by the sum, and versions within a family by their own sum (the
-    service then shows the version in the reader's language).
+    ranked by that sum over the family's readers (the most any version had),
+    and versions within a family by their own mean (the service then shows the
+    version in the reader's language). ``linkable``: whether a chunk is a
+    section a result can link to (not the title card); an article's
+    ``best_chunk`` is its best linkable chunk when it has one.
     """
     keyword_scale = coverage**0.5
     own: dict[str, float] = {}
@@ -212,7 +217,10 @@ def fuse_calibrated(
     best_chunk: dict[str, int] = {}
     for pos, sc in chunk_score.items():
         art = article_of(pos)
-        if art not in best_chunk or sc > chunk_score[best_chunk[art]]:
+        # The best section, not the title card: the title card (summary and aliases)
+        # says the article is about the question, never where in it the answer is.
+        key = (linkable(pos), sc)
+        if art not in best_chunk or key > (linkable(best_chunk[art]), chunk_score[best_chunk[art]]):
             best_chunk[art] = pos
     # Each article's score is the mean vote of the readers able to read it (see the
     # module docstring): the bridge and the cross-language weights reach only some

@@ -88,6 +88,7 @@ class Searcher:
         # Per chunk position, for fusing hundreds of ranked chunks per query.
         self._article_of = [c.doc_id if c else "" for c in self.chunks]
         self._lang_of = [c.lang if c else "" for c in self.chunks]
+        self._linkable = [c is not None and c.kind != "title" for c in self.chunks]
         self.bridge = Bridge.load(build)
         live = [c for c in self.chunks if c is not None]
         english = sum(1 for c in live if c.lang == "en") / max(1, len(live))
@@ -257,6 +258,7 @@ class Searcher:
             floors={n: p.min_similarity for n, p in profiles.items()},
             coverage=ev.coverage,
             family_of=self.family_of,
+            linkable=self._linkable.__getitem__,
         )
 
     def _fused(self, info: QueryInfo, department: str | None, timings: Timings | None = None
