@@ -163,6 +163,22 @@ def _calibrated(name: str, score: float, top: float, keyword_scale: float, floor
     return max(0.0, (score - floor) / max(1e-6, 1.0 - floor))
 
 
+def keyword_margin(rankings: list[Ranking]) -> float:
+    """How far the keyword side's best chunk stands above the weakest it listed (0..1).
+
+    BM25 has no absolute scale, so its best chunk always scores 1.0 relative to
+    itself; a flat list (40, 38, 36, ... over common words) is the keyword side
+    not knowing, and should not outvote two models that agree elsewhere
+    (18F "get paid back for the bus and subway": both models put Transit
+    benefit first, the flat keyword list pushed it to 6th). A single listed
+    chunk has nothing to stand above: 1.
+    """
+    for r in rankings:
+        if r.name == "keyword" and len(r.items) > 1 and r.items[0][1] > 0:
+            return max(0.0, 1.0 - r.items[-1][1] / r.items[0][1])
+    return 1.0
+
+
 def fuse_calibrated(
     rankings: list[Ranking],
     weights: Weights,
@@ -187,7 +203,7 @@ def fuse_calibrated(
     section a result can link to (not the title card); an article's
     ``best_chunk`` is its best linkable chunk when it has one.
     """
-    keyword_scale = coverage**0.5
+    keyword_scale = coverage**0.5 * keyword_margin(rankings)
     own: dict[str, float] = {}
     family_score: dict[str, float] = {}
     chunk_score: dict[int, float] = {}

@@ -14,7 +14,7 @@ from search import answer
 from search.answer import NOTHING_MATCHED, WEAK_MATCHES, Evidence, Thresholds, decide, fit
 from search.documents import Chunk
 from search.embedders import Profile
-from search.fusion import Ranking, Weights, fuse_calibrated
+from search.fusion import Ranking, Weights, fuse_calibrated, keyword_margin
 from search.query import analyze_query
 
 T = Thresholds(strong=0.3, weak=0.1, coverage=0.5)
@@ -102,6 +102,16 @@ def test_the_link_goes_to_the_best_section_not_the_title_card():
     only_title = fuse_calibrated([Ranking("keyword", [(0, 10.0)])], Weights(keyword=1.0), article_of=["a"].__getitem__,
                                  same_lang=lambda p, lang: True, floors={}, coverage=1.0, linkable=lambda p: False)
     assert only_title and only_title[0].best_chunk == 0
+
+
+def test_a_flat_keyword_list_does_not_outvote_two_models_that_agree():
+    flat = Ranking("keyword", [(0, 40.0), (2, 38.0), (3, 36.0), (1, 34.0)])
+    peaked = Ranking("keyword", [(0, 40.0), (2, 8.0), (3, 6.0), (1, 4.0)])
+    assert keyword_margin([flat]) == pytest.approx(0.15) and keyword_margin([peaked]) == pytest.approx(0.9)
+    assert keyword_margin([Ranking("keyword", [(0, 5.0)])]) == 1.0 and keyword_margin([]) == 1.0
+    models = [Ranking("m", [(1, 0.45), (0, 0.35)])]
+    assert _fuse([flat, *models])[0].article == "b"  # the model, which knows, puts "b" first
+    assert _fuse([peaked, *models])[0].article == "a"  # a clear keyword match still counts
 
 
 def test_a_translation_found_counts_for_its_family():
