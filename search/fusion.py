@@ -182,6 +182,19 @@ def _calibrated(name: str, score: float, top: float, keyword_scale: float, floor
     return max(0.0, (score - floor) / max(1e-6, 1.0 - floor))
 
 
+def _best_sections(
+    chunk_score: dict[int, float], article_of: Callable[[int], str], linkable: Callable[[int], bool]
+) -> dict[str, int]:
+    """Each article's best chunk, a linkable one first: the title card (summary and
+    aliases) says the article is about the question, never where in it the answer is."""
+    best: dict[str, int] = {}
+    for pos, sc in chunk_score.items():
+        art = article_of(pos)
+        if art not in best or (linkable(pos), sc) > (linkable(best[art]), chunk_score[best[art]]):
+            best[art] = pos
+    return best
+
+
 def keyword_margin(rankings: list[Ranking]) -> float:
     """How far the keyword side's best chunk stands above the weakest it listed (0..1).
 
@@ -249,14 +262,7 @@ def fuse_calibrated(
             per_family[fam] = max(per_family.get(fam, 0.0), value)
         for fam, value in per_family.items():
             family_score[fam] = family_score.get(fam, 0.0) + value
-    best_chunk: dict[str, int] = {}
-    for pos, sc in chunk_score.items():
-        art = article_of(pos)
-        # The best section, not the title card: the title card (summary and aliases)
-        # says the article is about the question, never where in it the answer is.
-        key = (linkable(pos), sc)
-        if art not in best_chunk or key > (linkable(best_chunk[art]), chunk_score[best_chunk[art]]):
-            best_chunk[art] = pos
+    best_chunk = _best_sections(chunk_score, article_of, linkable)
     # Each article's score is the mean vote of the readers able to read it (see the
     # module docstring): the bridge and the cross-language weights reach only some
     # languages, so a plain sum favoured the articles more retrievers could read.
