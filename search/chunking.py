@@ -73,25 +73,44 @@ def split_long(text: str, max_units: int = MAX_UNITS, overlap: int = OVERLAP_UNI
     return pieces
 
 
-def synonym_terms(text: str, groups: list[list[str]]) -> list[str]:
-    """Other terms of every synonym group that has a term occurring in ``text``."""
+def _occurs(term: str, norm: str) -> bool:
+    """Whether a normalised synonym ``term`` occurs in ``norm`` (a Latin term as whole words)."""
+    if CJK_CHAR.search(term):
+        return term in norm
+    return re.search(rf"(?<!\w){re.escape(term)}(?!\w)", norm) is not None
+
+
+def _cut(term: str, norm: str) -> str:
+    if CJK_CHAR.search(term):
+        return norm.replace(term, " ")
+    return re.sub(rf"(?<!\w){re.escape(term)}(?!\w)", " ", norm)
+
+
+def synonym_cover(text: str, groups: list[list[str]]) -> tuple[list[str], str]:
+    """The other terms of every synonym group with a term in ``text``, and what
+    of ``text`` no group covered (the matched terms cut out).
+
+    The rest is what the bridge still has to translate: a handbook's own list
+    ("年假 = annual leave = PTO") is a better translation than the nearest words
+    in the embedding space, which for "年假有几天" were all about "days".
+    """
     if not groups:
-        return []
+        return [], normalize(text)
     norm = normalize(text)
+    rest = norm
     found: list[str] = []
     for group in groups:
         lowered = [normalize(t) for t in group]
-        hit = False
-        for term in lowered:
-            if CJK_CHAR.search(term):
-                hit = term in norm
-            else:
-                hit = re.search(rf"(?<!\w){re.escape(term)}(?!\w)", norm) is not None
-            if hit:
-                break
-        if hit:
+        hit = next((term for term in lowered if term and _occurs(term, norm)), None)
+        if hit is not None:
             found.extend(t for t, low in zip(group, lowered, strict=True) if low not in norm)
-    return found
+            rest = _cut(hit, rest)
+    return found, " ".join(rest.split())
+
+
+def synonym_terms(text: str, groups: list[list[str]]) -> list[str]:
+    """Other terms of every synonym group that has a term occurring in ``text``."""
+    return synonym_cover(text, groups)[0]
 
 
 def chunk_document(doc: Document, synonyms: list[list[str]] | None = None) -> list[Chunk]:

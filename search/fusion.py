@@ -3,41 +3,60 @@
 The method: **score fusion on calibrated scores** (``fuse_calibrated``), the
 default since the leave-one-corpus-out study (benchmarks/loo.py, numbers in
 benchmarks/README.md). Each retriever gives each article the score of its
-best chunk, on a scale that means the same on every corpus, and the weighted
-scores are added:
+best chunk, on a scale that means the same on every corpus, and an article's
+score is the **mean** of those weighted scores over the readers able to read it:
 
 - a model's cosine similarity, rescaled by the model's noise floor
   (``(s - floor) / (1 - floor)``, floor from its ``Profile``): 0 is noise,
   and a clear match counts more than a near-tie;
 - BM25F relative to the query's best keyword chunk, times the square root of
   the keyword *coverage* (the share of the query's terms found in one of the
-  top keyword chunks, search/answer.py). Without that factor the keyword
-  side's first hit always scores 1.0, even when it matched one stray word of
-  an English question over a Korean handbook (skt-ko, English questions 0.75
-  hit@5 without it, 0.92 with it); the full coverage, instead of its square
-  root, cut too deep into native CJK questions, whose particles rarely match
-  (bundled Korean 0.85).
+  top keyword chunks, search/answer.py), times the keyword *margin*
+  (``keyword_margin``: how far its best chunk stands above the weakest it
+  listed). Without coverage the keyword side's first hit always scores 1.0,
+  even when it matched one stray word of an English question over a Korean
+  handbook (skt-ko English 0.75 hit@5 without it, 0.92 with it); the full
+  coverage, instead of its square root, cut too deep into native CJK
+  questions. Without the margin a flat BM25 list over common words outvoted
+  two models that agreed elsewhere: with it, 18F English 0.946 -> 0.954
+  (= MiniLM alone), GitLab-ja 0.867 -> 0.876, sustech-zh MRR 0.848 -> 0.879,
+  skt-ko MRR 0.639 -> 0.660, and no corpus lost hit@5.
+
+Why the mean over the readers that can read an article, not the sum: the
+bridge readings (``keyword~``, ``minilm~``) and the English-only model reach
+only English articles, so a sum gave an English article up to twice the
+votes a Korean or Chinese one could ever get, and native-language articles
+that the keyword side and USE both put first lost ("입사 첫해에는 연차가 며칠
+생기나요" 7th, "为什么七月份到手工资变少了" 4th). The mean asks each article
+only what its readers could say; on a one-language handbook every article has
+the same readers, so the order is the sum's (18F, skt-ko, sustech-zh,
+GitLab-ja unchanged by it). Bundled, with the bridge change below: 0.992/0.884
+-> 1.000/0.919 hit@5/MRR (Korean 0.95 -> 1.00; the bridge change alone:
+0.983/0.894, Korean 0.90). A model's reading is cross-language whenever the
+languages differ (a Japanese question over a Chinese article too), not only
+across keyword groups. The searcher also bridges only what the synonyms did
+not cover: a handbook's own list ("年假 = annual leave = PTO") leads the
+translation, so "年假有几天" no longer translates into "days" alone.
 
 Why not the weighted reciprocal-rank fusion used before (``fuse``, kept for
-the study): ranks throw away *how much* better the first article is. On a
-Korean question over a mostly English handbook, the cross-language USE
-ranking and the two bridge rankings each add a full reciprocal-rank vote to
-English articles, so the Korean article that answers, found first by BM25 and
-by USE, lost to English ones ("연말정산 언제 해요" put the Korean year-end tax
-article 5th; bundled Korean 0.85 hit@5, 1.00 with calibrated scores). The
-rank-only weights were tuned on 18F and GitLab and did not transfer. Scores
-need no query-dependent weights beyond the readers' profiles; the old
-``weights_for`` still says who reads what (MiniLM votes only on English, USE
-carries other languages), and the scores do the rest.
+the study): ranks throw away *how much* better the first article is, and its
+weights were tuned on 18F and GitLab and did not transfer (bundled Korean
+0.85 hit@5). ``weights_for`` still says who reads what (MiniLM votes only on
+English, USE carries other languages); the scores do the rest.
 
-Measured side by side and not kept: plain RRF (k=60) loses English on a new
-handbook; RRF with K=20 lost everywhere; dropping the bridge or giving the
-cross-language vote the same-language weight helped the bundled Korean
-questions but not as much as calibrated scores, and hurt sustech-zh English.
-Where it still loses (benchmarks/README.md): on 18F, English 0.946 hit@5 is
-below MiniLM alone (0.954) and Korean 0.80 below USE alone (0.88); the old
-rank fusion had 0.954 and 0.88 there. Retrievers still vote per article (an article's score is that of its best
-chunk, never a sum over its chunks), so long pages gain nothing from length.
+Measured side by side and not kept (benchmarks/README.md): plain RRF (k=60);
+RRF K=20; dividing by the square root of the reach (bundled 0.992/0.906) or
+by Stouffer's root of the summed squared weights (bundled English 1.00 ->
+0.983: a Seoul question about an English article); bridge votes only for articles the direct
+readers have in their top 5 or 10 (18F Chinese 0.92 -> 0.76..0.80); a margin
+on the bridge models too (18F Korean 0.80 -> 0.84 but Japanese 0.96 -> 0.92);
+a margin on every model (skt-ko English 0.92 -> 0.75); the keyword margin
+against its 10th or 20th chunk instead of the last (GitLab-ja 0.876 -> 0.848).
+Where it still loses: 18F Korean 0.80 hit@5 is below USE alone (0.88): with no
+Korean text in the handbook the bridge's MiniLM reading of a noisy
+translation reorders USE's near-ties. Retrievers vote per article (an
+article's score is that of its best chunk, never a sum over its chunks), so
+long pages gain nothing from length.
 """
 
 from __future__ import annotations
@@ -163,6 +182,35 @@ def _calibrated(name: str, score: float, top: float, keyword_scale: float, floor
     return max(0.0, (score - floor) / max(1e-6, 1.0 - floor))
 
 
+def _best_sections(
+    chunk_score: dict[int, float], article_of: Callable[[int], str], linkable: Callable[[int], bool]
+) -> dict[str, int]:
+    """Each article's best chunk, a linkable one first: the title card (summary and
+    aliases) says the article is about the question, never where in it the answer is."""
+    best: dict[str, int] = {}
+    for pos, sc in chunk_score.items():
+        art = article_of(pos)
+        if art not in best or (linkable(pos), sc) > (linkable(best[art]), chunk_score[best[art]]):
+            best[art] = pos
+    return best
+
+
+def keyword_margin(rankings: list[Ranking]) -> float:
+    """How far the keyword side's best chunk stands above the weakest it listed (0..1).
+
+    BM25 has no absolute scale, so its best chunk always scores 1.0 relative to
+    itself; a flat list (40, 38, 36, ... over common words) is the keyword side
+    not knowing, and should not outvote two models that agree elsewhere
+    (18F "get paid back for the bus and subway": both models put Transit
+    benefit first, the flat keyword list pushed it to 6th). A single listed
+    chunk has nothing to stand above: 1.
+    """
+    for r in rankings:
+        if r.name == "keyword" and len(r.items) > 1 and r.items[0][1] > 0:
+            return max(0.0, 1.0 - r.items[-1][1] / r.items[0][1])
+    return 1.0
+
+
 def fuse_calibrated(
     rankings: list[Ranking],
     weights: Weights,
@@ -172,17 +220,22 @@ def fuse_calibrated(
     floors: dict[str, float],
     coverage: float,
     family_of: Callable[[str], str] = lambda a: a,
+    linkable: Callable[[int], bool] = lambda p: True,
 ) -> list[Fused]:
-    """Articles by the weighted sum of each retriever's calibrated best-chunk score.
+    """Articles by the mean of the weighted, calibrated best-chunk scores of the
+    retrievers able to read them.
 
     ``floors``: each model's similarity floor; ``coverage``: the keyword side's
     coverage of the query (0..1), which scales its scores by its square root.
     A retriever that found an article's translation found the article: each
     retriever gives a family the best score of its versions, families are
-    ranked by the sum, and versions within a family by their own sum (the
-    service then shows the version in the reader's language).
+    ranked by that sum over the family's readers (the most any version had),
+    and versions within a family by their own mean (the service then shows the
+    version in the reader's language). ``linkable``: whether a chunk is a
+    section a result can link to (not the title card); an article's
+    ``best_chunk`` is its best linkable chunk when it has one.
     """
-    keyword_scale = coverage**0.5
+    keyword_scale = coverage**0.5 * keyword_margin(rankings)
     own: dict[str, float] = {}
     family_score: dict[str, float] = {}
     chunk_score: dict[int, float] = {}
@@ -209,11 +262,20 @@ def fuse_calibrated(
             per_family[fam] = max(per_family.get(fam, 0.0), value)
         for fam, value in per_family.items():
             family_score[fam] = family_score.get(fam, 0.0) + value
-    best_chunk: dict[str, int] = {}
-    for pos, sc in chunk_score.items():
-        art = article_of(pos)
-        if art not in best_chunk or sc > chunk_score[best_chunk[art]]:
-            best_chunk[art] = pos
-    fused = [Fused(a, family_score[family_of(a)], best_chunk[a], sources.get(a, {})) for a, sc in own.items() if sc > 0]
-    fused.sort(key=lambda f: (f.score, own[f.article]), reverse=True)
+    best_chunk = _best_sections(chunk_score, article_of, linkable)
+    # Each article's score is the mean vote of the readers able to read it (see the
+    # module docstring): the bridge and the cross-language weights reach only some
+    # languages, so a plain sum favoured the articles more retrievers could read.
+    reach = {a: sum(max(0.0, weights.of(r.name, same_lang(p, r.lang))) for r in rankings) for a, p in best_chunk.items()}
+    family_reach: dict[str, float] = {}
+    for a, value in reach.items():
+        fam = family_of(a)
+        family_reach[fam] = max(family_reach.get(fam, 0.0), value)
+    mean_own = {a: sc / max(reach.get(a, 0.0), 1e-9) for a, sc in own.items()}
+    fused = [
+        Fused(a, family_score[family_of(a)] / max(family_reach[family_of(a)], 1e-9), best_chunk[a], sources.get(a, {}))
+        for a, sc in own.items()
+        if sc > 0
+    ]
+    fused.sort(key=lambda f: (f.score, mean_own[f.article]), reverse=True)
     return fused

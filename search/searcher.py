@@ -23,12 +23,12 @@ import numpy as np
 from . import answer, keyword
 from .analysis import normalize, stem, terms
 from .bridge import Bridge, lang_group
-from .chunking import synonym_terms
+from .chunking import synonym_cover
 from .documents import Chunk, Hit, SearchResult
 from .embedders import Embedder, EmbedderPool, Profile
 from .fusion import Fused, Ranking, fuse_calibrated, weights_for
 from .layout import BuildLayout, IndexLayout, Manifest
-from .query import QueryInfo, analyze_query, clean_query
+from .query import QueryInfo, analyze_query, clean_query, query_language
 from .snippets import snippet
 from .spelling import Speller, clearly_better, listed_words
 from .timing import Timings, timed
@@ -88,7 +88,8 @@ class Searcher:
         self.articles = set(self.manifest.articles)
         # Per chunk position, for fusing hundreds of ranked chunks per query.
         self._article_of = [c.doc_id if c else "" for c in self.chunks]
-        self._group_of = [lang_group(c.lang) if c else "" for c in self.chunks]
+        self._lang_of = [c.lang if c else "" for c in self.chunks]
+        self._linkable = [c is not None and c.kind != "title" for c in self.chunks]
         self.bridge = Bridge.load(build)
         live = [c for c in self.chunks if c is not None]
         english = sum(1 for c in live if c.lang == "en") / max(1, len(live))
@@ -152,12 +153,18 @@ class Searcher:
         """Each retriever's chunk ranking for ``text`` (already normalised), and the terms to mark."""
         clock = timings or Timings()
         lang = lang or analyze_query(text).lang
-        expansions = synonym_terms(text, self.synonyms)
+        expansions, rest = synonym_cover(text, self.synonyms)
         readers = {n: e for n, e in self.embedders.items() if e.understands(lang)}  # MiniLM cannot read Korean
         # The models encode in worker threads (torch and numpy release the GIL)
         # while BM25 runs here: on two cores the query costs the slowest part,
         # not the sum of them.
         futures = {name: self._encoders.submit(timed, emb.encode_query, text) for name, emb in readers.items()}
+        bridging = self.bridge is not None and bool(self.bridge_targets) and self.bridge_model in readers
+        # What the synonyms did not cover is all the bridge has to translate (one more
+        # encoding, in parallel with the others, and only when a synonym matched).
+        rest_future = None
+        if bridging and expansions and rest and rest != text:
+            rest_future = self._encoders.submit(self.embedders[self.bridge_model].encode_query, rest)
         with clock.stage("keyword"):
             q = keyword.build_query(text, expansions)
             marked = q.all_terms()
@@ -169,18 +176,29 @@ class Searcher:
         with clock.stage("vectors"):
             for name in readers:
                 out.append(Ranking(name, self._dense(name, vectors[name], department, depth), lang))
-        if self.bridge is not None and self.bridge_targets and self.bridge_model in vectors:
+        if bridging:
             with clock.stage("bridge"):
-                out += self._bridged(vectors[self.bridge_model], lang, department, depth)
+                rest_vec = rest_future.result() if rest_future is not None else vectors[self.bridge_model]
+                out += self._bridged(rest_vec if rest else None, lang, department, depth, expansions)
         marked.update(t for e in expansions for t in terms(e))
         return out, marked
 
-    def _bridged(self, vec: np.ndarray, lang: str, department: str | None, depth: int) -> list[Ranking]:
+    def _bridged(
+        self, vec: np.ndarray | None, lang: str, department: str | None, depth: int, expansions: list[str]
+    ) -> list[Ranking]:
         """Rankings of the query translated through the bridge, by the retrievers that
-        read the translation (``keyword~``, and every model with a bridge weight)."""
+        read the translation (``keyword~``, and every model with a bridge weight).
+
+        ``vec``: the encoding of what the synonyms did not cover (None: they covered it
+        all); the synonyms' own terms in a target language lead its translation."""
         assert self.bridge is not None
         out: list[Ranking] = []
-        for group, words in self.bridge.translate(vec, lang, BRIDGE_TERMS, into=self.bridge_targets).items():
+        found = self.bridge.translate(vec, lang, BRIDGE_TERMS, into=self.bridge_targets) if vec is not None else {}
+        for group in sorted((self.bridge_targets & self.bridge.languages()) - {lang_group(lang)}):
+            own = [e for e in expansions if lang_group(query_language(normalize(e))) == group]
+            words = list(dict.fromkeys([*own, *found.get(group, [])]))
+            if not words:
+                continue
             translated = " ".join(words)
             t_lang = "en" if group == "en" else ("ja" if group == "cjk-han" else group)
             t_readers = {n: e for n, e in self.embedders.items() if e.profile.bridge_weight > 0 and e.understands(t_lang)}
@@ -250,15 +268,17 @@ class Searcher:
         """The articles of one query's rankings, best first (the method is explained in fusion.py)."""
         profiles = self.embedder_profiles()
         ev = ev or self.evidence(info, rankings)
-        groups = {lang: lang_group(lang or info.lang) for lang in {r.lang for r in rankings}}
+        # A model's reading is cross-language whenever the languages differ (a Japanese
+        # question over a Chinese article too), not only across keyword groups.
         return fuse_calibrated(
             rankings,
             weights_for(info, profiles),
             article_of=self._article_of.__getitem__,
-            same_lang=lambda p, lang: self._group_of[p] == groups[lang],
+            same_lang=lambda p, lang: self._lang_of[p] == (lang or info.lang),
             floors={n: p.min_similarity for n, p in profiles.items()},
             coverage=ev.coverage,
             family_of=self.family_of,
+            linkable=self._linkable.__getitem__,
         )
 
     def _fused(self, info: QueryInfo, department: str | None, timings: Timings | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.analysis import MultilingualTokenizer, terms
-from search.chunking import chunk_document, split_long, synonym_terms, units
+from search.chunking import chunk_document, split_long, synonym_cover, synonym_terms, units
 from search.documents import DocSection, Document
 from search.keyword import build_query
 from search.query import analyze_query
@@ -100,6 +100,14 @@ def test_synonyms_feed_the_title_chunk():
     assert synonym_terms("ptolemy", groups) == []  # whole words only for Latin terms
     chunks = chunk_document(doc(title="PTO policy"), groups)
     assert "休暇" in chunks[0].aliases
+
+
+def test_synonym_cover_leaves_the_bridge_only_what_no_group_covered():
+    groups = [["PTO", "annual leave", "年假"], ["laptop", "ノートパソコン"]]
+    assert synonym_cover("年假有几天", groups) == (["PTO", "annual leave"], "有几天")
+    assert synonym_cover("ptolemy PTO days", groups) == (["annual leave", "年假"], "ptolemy days")  # whole words
+    assert synonym_cover("ノートパソコン", groups) == (["laptop"], "")  # all covered: nothing left to translate
+    assert synonym_cover("VPN", groups) == ([], "vpn")
 
 
 def test_phrase_queries_never_fail_on_fields_without_positions():
