@@ -326,7 +326,8 @@ def cpu_seconds(pids: list[int]) -> float:
         seen.add(pid)
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            # utime + stime, and for a server's own process its waited-for children's (a worker that exited mid-run)
+            total += sum(int(f) for f in fields[11:15 if pid in pids else 13]) / tick
             for task in Path(f"/proc/{pid}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):

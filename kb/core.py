@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from search.build import BuildReport
 from search.embedders import EmbedderPool
-from search.searcher import IndexHandle
+from search.handle import IndexHandle
 from search.service import SearchPage, SearchService
 from search.timing import Timings
 

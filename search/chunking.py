@@ -101,10 +101,13 @@ def synonym_cover(text: str, groups: list[list[str]]) -> tuple[list[str], str]:
     found: list[str] = []
     for group in groups:
         lowered = [normalize(t) for t in group]
-        hit = next((term for term in lowered if term and _occurs(term, norm)), None)
-        if hit is not None:
+        hits = [term for term in lowered if term and _occurs(term, norm)]
+        if hits:
             found.extend(t for t, low in zip(group, lowered, strict=True) if low not in norm)
-            rest = _cut(hit, rest)
+            # Every term of the group the query used, the longest first ("annual leave"
+            # before "leave"): each is covered, none is left for the bridge.
+            for hit in sorted(hits, key=len, reverse=True):
+                rest = _cut(hit, rest)
     return found, " ".join(rest.split())
 
 

@@ -1,7 +1,7 @@
 """Answer queries from a built index: keyword + embeddings, fused, per article.
 
-One ``Searcher`` serves one build; ``IndexHandle`` swaps in a new Searcher
-when ``kb index`` switches the index, so a running server needs no restart.
+One ``Searcher`` serves one build; ``IndexHandle`` (handle.py) swaps in a new
+Searcher when ``kb index`` switches the index, so a running server needs no restart.
 Embedding models come from the process's ``EmbedderPool`` and are shared
 across swaps. Grouping articles into families, paging and logging are the
 ``SearchService``'s (service.py); ``Searcher.search`` ranks articles.
@@ -10,13 +10,11 @@ across swaps. Grouping articles into families, paging and logging are the
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -25,9 +23,9 @@ from .analysis import normalize, stem, terms
 from .bridge import Bridge, lang_group
 from .chunking import synonym_cover
 from .documents import Chunk, Hit, SearchResult
-from .embedders import Embedder, EmbedderPool, Profile
+from .embedders import Embedder, Profile
 from .fusion import Fused, Ranking, fuse_calibrated, weights_for
-from .layout import BuildLayout, IndexLayout, Manifest
+from .layout import BuildLayout, Manifest
 from .query import QueryInfo, analyze_query, clean_query, query_language
 from .snippets import snippet
 from .spelling import Speller, clearly_better, listed_words
@@ -159,7 +157,10 @@ class Searcher:
         # while BM25 runs here: on two cores the query costs the slowest part,
         # not the sum of them.
         futures = {name: self._encoders.submit(timed, emb.encode_query, text) for name, emb in readers.items()}
-        bridging = self.bridge is not None and bool(self.bridge_targets) and self.bridge_model in readers
+        # Only into the corpus's other languages: an English question over an English
+        # handbook has nothing to translate, and must not pay for an encoding of it.
+        targets = (self.bridge_targets & self.bridge.languages()) - {lang_group(lang)} if self.bridge else set()
+        bridging = bool(targets) and self.bridge_model in readers
         # What the synonyms did not cover is all the bridge has to translate (one more
         # encoding, in parallel with the others, and only when a synonym matched).
         rest_future = None
@@ -179,12 +180,13 @@ class Searcher:
         if bridging:
             with clock.stage("bridge"):
                 rest_vec = rest_future.result() if rest_future is not None else vectors[self.bridge_model]
-                out += self._bridged(rest_vec if rest else None, lang, department, depth, expansions)
+                out += self._bridged(rest_vec if rest else None, lang, targets, department, depth, expansions)
         marked.update(t for e in expansions for t in terms(e))
         return out, marked
 
     def _bridged(
-        self, vec: np.ndarray | None, lang: str, department: str | None, depth: int, expansions: list[str]
+        self, vec: np.ndarray | None, lang: str, targets: set[str], department: str | None, depth: int,
+        expansions: list[str],
     ) -> list[Ranking]:
         """Rankings of the query translated through the bridge, by the retrievers that
         read the translation (``keyword~``, and every model with a bridge weight).
@@ -193,8 +195,8 @@ class Searcher:
         all); the synonyms' own terms in a target language lead its translation."""
         assert self.bridge is not None
         out: list[Ranking] = []
-        found = self.bridge.translate(vec, lang, BRIDGE_TERMS, into=self.bridge_targets) if vec is not None else {}
-        for group in sorted((self.bridge_targets & self.bridge.languages()) - {lang_group(lang)}):
+        found = self.bridge.translate(vec, lang, BRIDGE_TERMS, into=targets) if vec is not None else {}
+        for group in sorted(targets):
             own = [e for e in expansions if lang_group(query_language(normalize(e))) == group]
             words = list(dict.fromkeys([*own, *found.get(group, [])]))
             if not words:
@@ -348,62 +350,3 @@ class Searcher:
                 found.append((bool(lang) and s["lang"] != lang, not starts, len(found), s))
         found.sort(key=lambda item: item[:3])
         return [item[3] for item in found[:limit]]
-
-
-class IndexHandle:
-    """The live Searcher for an index dir, replaced whole when a new build appears.
-
-    Owns the threads that encode queries, shared by its Searchers; ``close``
-    stops them.
-    """
-
-    #: Seconds between looks at ``current`` (a readlink and a stat, done by a request): part of the
-    #: time from a build's switch to its first answer.
-    CHECK_EVERY = 0.25
-
-    def __init__(self, index_dir: Path, models: EmbedderPool, check_every: float = CHECK_EVERY) -> None:
-        self.layout = IndexLayout(Path(index_dir))
-        self.index_dir = self.layout.root
-        self.models = models
-        self.check_every = check_every
-        self._searcher: Searcher | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
-        self._encoders = ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="kb-encode")
-
-    def get(self) -> Searcher:
-        now = time.monotonic()
-        if self._searcher is not None and now - self._checked < self.check_every:
-            return self._searcher
-        with self._lock:
-            build = self.layout.current()
-            self._checked = time.monotonic()
-            if build is None:
-                if self._searcher is not None:
-                    return self._searcher
-                raise IndexMissingError(f"no search index in {self.index_dir}: run `kb index`")
-            if self._searcher is None or self._searcher.build != build:
-                names = [m.name for m in Manifest.read(build.manifest).models]
-                # The old Searcher is dropped, not closed: a request in another
-                # thread may still be using it; its files close when it is collected.
-                self._searcher = Searcher(build, {n: self.models.get(n) for n in names}, encoders=self._encoders)
-            return self._searcher
-
-    def after_fork(self) -> None:
-        """In a process forked from one that used this handle (a preloading server's workers).
-
-        Threads do not survive a fork: the encoder threads are made anew (the old pool would
-        queue work forever), and so is the lock, which another thread may have held. The loaded
-        Searcher stays, so its pages remain shared with the parent.
-        """
-        self._lock = threading.Lock()
-        self._encoders = ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="kb-encode")
-        if self._searcher is not None:
-            self._searcher._encoders = self._encoders
-
-    def close(self) -> None:
-        with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
-        self._encoders.shutdown(wait=False)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from .cache import PageCache
 from .documents import Hit
 from .fusion import Fused
+from .handle import IndexHandle
 from .query import clean_query
-from .searcher import IndexHandle, Searcher
+from .searcher import Searcher
 from .timing import Timings
 
 __all__ = ["SearchPage", "SearchService"]

@@ -108,6 +108,8 @@ def test_synonym_cover_leaves_the_bridge_only_what_no_group_covered():
     assert synonym_cover("ptolemy PTO days", groups) == (["annual leave", "年假"], "ptolemy days")  # whole words
     assert synonym_cover("ノートパソコン", groups) == (["laptop"], "")  # all covered: nothing left to translate
     assert synonym_cover("VPN", groups) == ([], "vpn")
+    # Two terms of one group, one inside the other: both are cut, the longer first.
+    assert synonym_cover("PTO and annual leave", [["PTO", "annual leave", "leave"]])[1] == "and"
 
 
 def test_phrase_queries_never_fail_on_fields_without_positions():

@@ -113,8 +113,11 @@ def test_evidence_weighs_query_words_by_rarity_and_counts_words_the_index_lacks(
 def test_a_question_in_a_language_the_index_barely_has_is_foreign():
     chunks = [_chunk("a", "Life insurance")]
     rankings = [Ranking("m", [(0, 0.4)], "ko")]
-    ev = answer.evidence(analyze_query("생명 보험"), rankings, chunks, {"m": Profile(min_similarity=0.1)}, native_share=0.0)
+    nowhere = {"m": Profile(min_similarity=0.1)}, (lambda t: 0), 100  # no word of the query is in the index
+    ev = answer.evidence(analyze_query("생명 보험"), rankings, chunks, *nowhere, native_share=0.0)
     assert ev.foreign and ev.unknown == 0.0  # its words are not "missing": they could never be there
+    native = answer.evidence(analyze_query("생명 보험"), rankings, chunks, *nowhere, native_share=1.0)
+    assert not native.foreign and native.unknown == 1.0  # over a Korean index the same words are missing
 
 
 # --- calibrated fusion -----------------------------------------------------------
@@ -271,3 +274,26 @@ def test_cli_json_and_batch_carry_answered(bundled_index):
     rows = [json.loads(line) for line in out.output.splitlines() if line.strip()]
     assert [(r["_id"], r["answered"]) for r in rows] == [("1", True), ("2", False)]
     assert rows[1]["reason"] == NOTHING_MATCHED and rows[1]["results"] == []
+
+
+def test_a_question_with_nothing_to_translate_is_encoded_once_per_model(bundled_index, models, monkeypatch):
+    """The bridge translates into the handbook's other languages only: an English question with
+    a synonym ("laptop") over the bundled handbook, whose bridge reads into English, has nothing
+    to translate, and paid one more model encoding for it (review of this work)."""
+    from kb import KB
+    from kb.config import Config
+
+    searcher = KB(Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index), models=models).index.get()
+    calls: list[tuple[str, str]] = []
+    for name, emb in searcher.embedders.items():
+        def counted(text, _name=name, _real=emb.encode_query):  # noqa: ANN001, ANN202
+            calls.append((_name, text))
+            return _real(text)
+
+        monkeypatch.setattr(emb, "encode_query", counted)
+    rankings, _ = searcher.rankings("my laptop was stolen", lang="en")
+    assert sorted(calls) == sorted((name, "my laptop was stolen") for name in searcher.embedders)
+    assert not [r for r in rankings if r.name.endswith("~")]
+    calls.clear()
+    searcher.rankings("年假有几天", lang="zh")  # a Chinese question: its uncovered rest is translated into English
+    assert ("use-m3", "有几天") in calls

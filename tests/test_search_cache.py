@@ -6,7 +6,7 @@ from search.build import build_index
 from search.cache import PageCache
 from search.documents import Document
 from search.embedders import EmbedderPool
-from search.searcher import IndexHandle
+from search.handle import IndexHandle
 from search.service import SearchService
 
 DOCS = [

@@ -13,8 +13,9 @@ import pytest
 from search.build import IndexBusyError, _Lock, build_index
 from search.documents import DocSection, Document
 from search.embedders import EmbedderPool
+from search.handle import IndexHandle
 from search.layout import BuildLayout, IndexLayout, Manifest
-from search.searcher import IndexHandle, IndexMissingError, Searcher
+from search.searcher import IndexMissingError, Searcher
 
 
 def current_build(index_dir):

@@ -6,8 +6,9 @@ import pytest
 
 from kb import KB
 from kb.config import PROJECT_ROOT, Config
+from search.handle import IndexHandle
 from search.query import MAX_QUERY_CHARS
-from search.searcher import IndexHandle, IndexMissingError
+from search.searcher import IndexMissingError
 from search.service import SearchService
 
 LEAVE = "people/parental-leave.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.content import load_library
-from search.searcher import IndexHandle
+from search.handle import IndexHandle
 from search.service import SearchService
 from search.spelling import Speller, clearly_better, keep_case, listed_words, vocabulary
 

@@ -61,6 +61,7 @@ def rate(db: Database, flag_id: int, score: int, now: datetime, reporter: str | 
     None for the email's link, whose signed token already names the flag and so its reporter."""
     if score not in SCORES:
         raise InvalidInputError("bad_score", "a rating is a whole number from 1 to 5")
+
     def record(s: Session) -> Flag:
         flag = s.get(Flag, flag_id)
         if flag is None or flag.status != "resolved" or (reporter is not None and flag.reporter != reporter):
