@@ -271,9 +271,11 @@ def decide(ev: Evidence | None, rule: Rule | None = None) -> Decision:
         return Decision(False, NOTHING_MATCHED)
     if (rule or RULE).answers(ev):
         return Decision(True)
-    if ev.coverage == 0 and not ev.agree and not ev.bridge_agree:
+    if ev.coverage == 0 and not ev.agree and not ev.bridge_agree and (not ev.foreign or ev.similarity == 0):
         # No word of the query (or of its translation) in the keyword side's best chunks,
-        # and the models found nothing close: what they return is the nearest noise.
+        # and the models found nothing close: what they return is the nearest noise. A
+        # question in a language the index lacks has no words to match, so for it only the
+        # models can say "nothing": its closest articles stay, as possibly related.
         return Decision(False, NOTHING_MATCHED)
     return Decision(False, WEAK_MATCHES)
 

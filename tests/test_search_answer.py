@@ -4,6 +4,7 @@ the page, the API and the CLI say over the bundled articles."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -297,3 +298,13 @@ def test_a_question_with_nothing_to_translate_is_encoded_once_per_model(bundled_
     calls.clear()
     searcher.rankings("年假有几天", lang="zh")  # a Chinese question: its uncovered rest is translated into English
     assert ("use-m3", "有几天") in calls
+
+
+def test_a_foreign_question_keeps_its_possibly_related_articles():
+    """An English question over a Korean handbook matches no word of it and, without a bridge,
+    cannot agree with the keyword side: that alone must not hide the models' closest articles."""
+    never = Rule(Model((("similarity", 1.0),), -10.0), Model((("similarity", 1.0),), -10.0))
+    foreign = Evidence(0.3, coverage=0.0, agree=False, foreign=True, lang="en")
+    assert decide(foreign, never) == answer.Decision(False, WEAK_MATCHES)
+    assert decide(replace(foreign, similarity=0.0), never).reason == NOTHING_MATCHED  # the models found nothing
+    assert decide(replace(foreign, foreign=False), never).reason == NOTHING_MATCHED  # native: no word matched
