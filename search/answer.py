@@ -122,8 +122,10 @@ def evidence(
     (without them every term weighs the same and none counts as unknown); ``native_share``: the
     share of the index's chunks in the query's language group."""
     wanted = list(dict.fromkeys(terms(info.text)))
-    known = {t for t in wanted if doc_freq is None or doc_freq(t) > 0}
-    weight = _rarity(wanted, doc_freq, size)
+    # Once per term: a look-up of a term the index lacks may try a spelling correction.
+    freq = {t: doc_freq(t) for t in wanted} if doc_freq is not None else None
+    known = {t for t in wanted if freq is None or freq[t] > 0}
+    weight = _rarity(wanted, freq, size)
     kw = next((r for r in rankings if r.name == "keyword"), None)
     coverage, rare, missing = _keyword_side(kw, chunks, wanted, weight, known) if kw else (0.0, 0.0, 0.0)
     keyword_top = _top_articles(kw, chunks) if kw else []
@@ -177,12 +179,12 @@ def _keyword_side(
     return coverage, rare, rarest / top
 
 
-def _rarity(wanted: Sequence[str], doc_freq: Callable[[str], int] | None, size: int) -> dict[str, float]:
+def _rarity(wanted: Sequence[str], freq: Mapping[str, int] | None, size: int) -> dict[str, float]:
     """Each query term's weight: its idf in the index, so a rare word counts for more than
     a common one; a word the index lacks weighs as the rarest."""
-    if doc_freq is None or size <= 0:
+    if freq is None or size <= 0:
         return dict.fromkeys(wanted, 1.0)
-    return {t: math.log(1.0 + size / (doc_freq(t) + 1.0)) for t in wanted}
+    return {t: math.log(1.0 + size / (freq[t] + 1.0)) for t in wanted}
 
 
 def _top_articles(r: Ranking, chunks: Sequence[Chunk | None]) -> list[str]:

@@ -90,10 +90,10 @@ class Searcher:
         self._linkable = [c is not None and c.kind != "title" for c in self.chunks]
         self.bridge = Bridge.load(build)
         live = [c for c in self.chunks if c is not None]
-        english = sum(1 for c in live if c.lang == "en") / max(1, len(live))
         groups = Counter(lang_group(c.lang) for c in live)
         #: Share of chunks per language group (answerability: is the query's language in the index).
         self.lang_share = {g: n / max(1, len(live)) for g, n in groups.items()}
+        english = self.lang_share.get("en", 0.0)
         self.spell_checks = sum(self.speller.counts.values()) >= SPELL_MIN_LATIN_PER_CHUNK * len(live)
         # Translating into English is what helps (CJK questions over 18F: 0.85 -> 0.92
         # hit@5); translating into Japanese did not help on the GitLab set, and
