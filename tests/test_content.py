@@ -235,6 +235,19 @@ def test_translations_are_grouped(make_articles):
     assert lib.articles["benefits/leave.ja.md"].slug == "benefits/leave.ja"
 
 
+def test_a_regional_language_tag_is_read_as_its_language(make_articles):
+    root = make_articles({
+        "benefits/leave.md": "---\ntitle: Leave\nlang: en-US\n---\nx\n",
+        "benefits/leave.ja.md": "---\ntitle: 休暇\nlang: ja_JP\ntranslation_of: benefits/leave.md\n---\nx\n",
+        "benefits/leave.zh.md": "---\ntitle: 休假\nlang: zh-Hant-TW\ntranslation_of: benefits/leave.md\n---\nx\n",
+    })
+    lib = load_library(root)
+    assert [lib.articles[p].lang for p in ("benefits/leave.md", "benefits/leave.ja.md", "benefits/leave.zh.md")] == [
+        "en", "ja", "zh",
+    ]
+    assert not [p for p in lib.problems if p.code == "translation-same-lang"]
+
+
 def test_departments_file(make_articles):
     root = make_articles({
         "departments.yml": """

@@ -80,7 +80,10 @@ def _one_line(title: str) -> str:
 
 
 def _language(declared: str, title: str, body: str) -> str:
-    lang = declared.lower().replace("_", "-")
+    # Search, translations and the reader's locale match on the language alone: a
+    # regional tag ("ja-JP", "en_US") kept whole made a Japanese page foreign to
+    # Japanese readers and an English one unreadable to the English-only model.
+    lang = declared.strip().lower().replace("_", "-").split("-")[0]
     if lang:
         return lang
     # The title says most about the language: bodies of translated handbooks
