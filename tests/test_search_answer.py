@@ -121,6 +121,42 @@ def test_a_question_in_a_language_the_index_barely_has_is_foreign():
     assert not native.foreign and native.unknown == 1.0  # over a Korean index the same words are missing
 
 
+def test_a_missing_word_counts_less_where_few_chunks_are_in_the_querys_language():
+    # A Chinese question over an English handbook with a few Chinese pages: its words are
+    # missing mostly because English articles answer it.
+    chunks = [_chunk("a", "差旅 补贴", lang="zh")]
+    rankings = [Ranking("keyword", [(0, 3.0)], "zh"), Ranking("m", [(0, 0.4)], "zh")]
+    args = {"m": Profile(min_similarity=0.1)}, (lambda t: 0), 100
+    full = answer.evidence(analyze_query("出差补贴"), rankings, chunks, *args, native_share=answer.FULL_SHARE)
+    few = answer.evidence(analyze_query("出差补贴"), rankings, chunks, *args, native_share=answer.FULL_SHARE / 4)
+    assert full.unknown == 1.0 and not few.foreign
+    assert few.unknown == pytest.approx(0.25)
+
+
+def test_missing_any_is_the_rarest_indexed_word_no_retriever_found():
+    chunks = [_chunk("a", "Insurance plans"), _chunk("b", "Dental insurance and vision"), _chunk("c", "Holidays")]
+    rankings = [Ranking("keyword", [(0, 9.0)], "en"), Ranking("m", [(1, 0.5)], "en")]
+    profiles = {"m": Profile(min_similarity=0.1)}
+    df = {"insur": 50, "dental": 2, "vision": 5, "holidai": 1}
+    ev = answer.evidence(analyze_query("insurance dental"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
+    assert ev.missing_any == 0.0 and ev.missing > 0.9  # only the model's chunk has "dental"
+    ev = answer.evidence(analyze_query("dental holidays"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
+    assert ev.missing_any == 1.0  # "holidays" is in the index, rarest, and in no top chunk
+    ev = answer.evidence(analyze_query("dental unicorns"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
+    assert ev.missing_any == 0.0 and ev.unknown > 0.5  # a word the index lacks counts as unknown, not missing
+
+
+def test_the_native_rule_reads_missing_any():
+    # Two kinds of question alike on every other signal: only missing_any can separate them.
+    same = {"coverage": 0.5, "agree": True, "rare_coverage": 0.5, "lang": "en"}
+    answerable = [(Evidence(0.4, missing_any=0.9, **same), True, c) for c in "ab" for _ in range(30)]
+    unanswerable = [(Evidence(0.4, missing_any=0.1, **same), False, c) for c in "ab" for _ in range(10)]
+    rule = fit(answerable + unanswerable)
+    assert dict(rule.native.weights)["missing_any"] > 0
+    assert decide(Evidence(0.4, missing_any=0.9, **same), rule).answered
+    assert not decide(Evidence(0.4, missing_any=0.1, **same), rule).answered
+
+
 # --- calibrated fusion -----------------------------------------------------------
 def _fuse(rankings, coverage=1.0, family=lambda a: a):
     arts = ["a", "b", "c", "a.ko"]
