@@ -1,0 +1,150 @@
+"""Re-rank the fused top articles with every signal the search already has.
+
+Fusion (fusion.py) ranks by one number, the mean of the readers' calibrated
+votes. What it cannot see: *which* words matched (a rare exact term such as a
+vendor's name in an article's title against common words everywhere), whether
+the readers agree, and how far ahead each reader put an article. The re-ranker
+scores each of the fused top ``DEPTH`` families with a linear model over those
+features (``FEATURES``) and reorders them; everything below stays as fused.
+
+Its weights (``RERANK``) are a pairwise logistic fit, leave-one-corpus-out
+(benchmarks/rerank_fit.py, numbers in benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import terms
+from .documents import Chunk
+from .fusion import Fused
+from .query import QueryInfo
+
+DEPTH = 20  # families re-ranked; below them the fused order stays
+AGREE_TOP = 3  # a reader "agrees" on an article it has in its top 3
+#: The retrievers whose votes and ranks are features (others are ignored: a model added
+#: later has no fitted weight until the fit is rerun).
+READERS = ("keyword", "minilm", "use-m3", "keyword~", "minilm~")
+#: Every feature ``features`` computes, in the fit's order.
+FEATURES = (
+    "fused", "fused_rr", *(f"{n}{s}" for n in READERS for s in ("", "_rr")), "agree",
+    "title_cover", "body_cover", "title_rarest", "body_rarest", "native",
+)
+
+
+class Lexicon:
+    """What the re-ranker reads of the index besides the rankings: each article's title
+    terms, language, and which articles hold a term anywhere (from the keyword postings)."""
+
+    def __init__(self, chunks: Sequence[Chunk | None], doc_freq: Callable[[str], int], size: int,
+                 postings: object | None = None) -> None:
+        self.doc_freq = doc_freq
+        self.size = size
+        self.ids: dict[str, int] = {}
+        self.title: dict[str, frozenset[str]] = {}
+        self.lang: dict[str, str] = {}
+        article_of = np.full(len(chunks), -1, dtype=np.int32)
+        for pos, c in enumerate(chunks):
+            if c is None:
+                continue
+            idx = self.ids.setdefault(c.doc_id, len(self.ids))
+            article_of[pos] = idx
+            if c.doc_id not in self.title or c.kind == "title":
+                self.title[c.doc_id] = frozenset(terms(f"{c.title} {c.aliases if c.kind == 'title' else ''}"))
+                self.lang[c.doc_id] = c.lang
+        self._postings = postings
+        # Whoosh document number -> article number, for reading posting lists.
+        self._doc_article = article_of[postings.position] if postings is not None else None
+
+    def articles_with(self, term: str) -> np.ndarray:
+        """The numbers (``ids``) of the articles with ``term`` in any chunk, any field."""
+        p = self._postings
+        if p is None or self._doc_article is None:
+            return np.zeros(0, dtype=np.int32)
+        i = p.vocab.get(term)
+        if i is None:
+            return np.zeros(0, dtype=np.int32)
+        return self._doc_article[p.doc[p.start[i]:p.start[i + 1]]]
+
+    def idf(self, term: str) -> float:
+        return math.log(1.0 + self.size / (self.doc_freq(term) + 1.0))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A linear score over named features; families are re-ranked by it."""
+
+    weights: tuple[tuple[str, float], ...]
+
+    def score(self, x: Mapping[str, float]) -> float:
+        return sum(w * x.get(n, 0.0) for n, w in self.weights)
+
+
+def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
+    """The fused articles grouped by family, in the order the families first appear."""
+    order: dict[str, list[Fused]] = {}
+    for f in fused:
+        order.setdefault(family_of(f.article), []).append(f)
+    return list(order.values())
+
+
+def _query_terms(info: QueryInfo, lex: Lexicon) -> dict[str, float]:
+    return {t: lex.idf(t) for t in dict.fromkeys(terms(info.text))}
+
+
+def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon) -> list[dict[str, float]]:
+    """One feature dict per family of ``groups`` (the top ones, best first)."""
+    if not groups:
+        return []
+    wanted = _query_terms(info, lex)
+    total = sum(wanted.values()) or 1.0
+    top_idf = max(wanted.values(), default=1.0) or 1.0
+    cand = {lex.ids.get(f.article, -1): i for i, g in enumerate(groups) for f in g}
+    cand_ids = np.fromiter(cand, dtype=np.int32)
+    in_body: list[set[str]] = [set() for _ in groups]
+    for t in wanted:
+        have = np.intersect1d(lex.articles_with(t), cand_ids, assume_unique=False)
+        for a in have.tolist():
+            in_body[cand[a]].add(t)
+    best = groups[0][0].score or 1.0
+    out = []
+    for i, g in enumerate(groups):
+        x: dict[str, float] = {"fused": g[0].score / best, "fused_rr": 1.0 / (i + 1)}
+        for name in READERS:
+            vote = max((f.votes.get(name, 0.0) for f in g), default=0.0)
+            ranks = [f.sources[name] for f in g if name in f.sources]
+            x[name] = vote
+            x[name + "_rr"] = 1.0 / min(ranks) if ranks else 0.0
+        direct = {n for f in g for n, r in f.sources.items() if not n.endswith("~") and r <= AGREE_TOP}
+        x["agree"] = float(len(direct))
+        title = set().union(*(lex.title.get(f.article, frozenset()) for f in g))
+        in_title = [t for t in wanted if t in title]
+        x["title_cover"] = sum(wanted[t] for t in in_title) / total
+        x["body_cover"] = sum(wanted[t] for t in in_body[i]) / total
+        x["title_rarest"] = max((wanted[t] for t in in_title), default=0.0) / top_idf
+        x["body_rarest"] = max((wanted[t] for t in in_body[i]), default=0.0) / top_idf
+        x["native"] = float(any(lex.lang.get(f.article) == info.lang for f in g))
+        out.append(x)
+    return out
+
+
+def rerank(fused: list[Fused], info: QueryInfo, lex: Lexicon, family_of: Callable[[str], str],
+           model: Model | None = None, depth: int = DEPTH) -> list[Fused]:
+    """``fused`` with its top ``depth`` families reordered by ``model`` (default ``RERANK``)."""
+    model = model or RERANK
+    if not model.weights or len(fused) < 2:
+        return fused
+    groups = families(fused, family_of)
+    head, tail = groups[:depth], groups[depth:]
+    xs = features(head, info, lex)
+    scores = [model.score(x) for x in xs]
+    order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
+    return [f for i in order for f in head[i]] + [f for g in tail for f in g]
+
+
+#: No re-ranking until fitted (benchmarks/rerank_fit.py).
+RERANK = Model(())
