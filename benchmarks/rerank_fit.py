@@ -33,8 +33,9 @@ from search.evaluate import evaluate  # noqa: E402
 class Question:
     q: dict
     groups: list  # fused families (lists of Fused), best first
-    x: np.ndarray  # features of the top families, one row each
-    rel: np.ndarray  # whether each top family answers
+    picked: list[int]  # the re-ranked ones (rerank.candidates)
+    x: np.ndarray  # features of the picked families, one row each
+    rel: np.ndarray  # whether each picked family answers
 
 
 def lexicon(corpus: Corpus) -> rerank.Lexicon:
@@ -42,7 +43,7 @@ def lexicon(corpus: Corpus) -> rerank.Lexicon:
     return rerank.Lexicon(s.chunks, s.keyword.doc_freq, s.keyword.size, s.keyword.scorer)
 
 
-def questions(corpus: Corpus, names: tuple[str, ...], depth: int) -> list[Question]:
+def questions(corpus: Corpus, names: tuple[str, ...], depth: int, reader_top: int) -> list[Question]:
     s = corpus.searcher
     lex = lexicon(corpus)
     out = []
@@ -51,16 +52,17 @@ def questions(corpus: Corpus, names: tuple[str, ...], depth: int) -> list[Questi
             continue
         fused = s.fuse(a.rankings, a.info, a.evidence)
         groups = rerank.families(fused, s.family_of)
-        head = groups[:depth]
-        feats = rerank.features(head, a.info, lex)
+        picked = rerank.candidates(groups, depth, reader_top)
+        head = [groups[i] for i in picked]
+        feats = rerank.features(head, a.info, lex, picked)
         x = np.array([[f.get(n, 0.0) for n in names] for f in feats]) if feats else np.zeros((0, len(names)))
         rels = corpus.qrels[str(a.q["_id"])]
         rel = np.array([any(f.article in rels for f in g) for g in head], dtype=bool)
-        out.append(Question(a.q, groups, x, rel))
+        out.append(Question(a.q, groups, picked, x, rel))
     return out
 
 
-def fit(train: dict[str, list[Question]], ridge: float, top_only: int = 0) -> np.ndarray:
+def fit(train: dict[str, list[Question]], ridge: float, top_only: int = 0, delta: bool = False) -> np.ndarray:
     """Pairwise logistic weights: answering family above each other family of its question."""
     rows, weights = [], []
     for qs in train.values():
@@ -74,7 +76,12 @@ def fit(train: dict[str, list[Question]], ridge: float, top_only: int = 0) -> np
                     continue
             diffs = (q.x[pos][:, None, :] - q.x[neg][None, :, :]).reshape(-1, q.x.shape[1])
             rows.append(diffs)
-            weights.append(np.full(len(diffs), 1.0 / (len(diffs) * len(useful))))
+            if delta:  # what swapping the pair changes in the reciprocal rank (LambdaRank's weight)
+                at = np.asarray(q.picked, dtype=float) + 1
+                pair = np.abs(1 / at[pos][:, None] - 1 / at[neg][None, :]).reshape(-1)
+            else:
+                pair = np.ones(len(diffs))
+            weights.append(pair / (pair.sum() * len(useful)))
     x = np.vstack(rows)
     sw = np.concatenate(weights)
     sw /= sw.sum()
@@ -92,17 +99,45 @@ def fit(train: dict[str, list[Question]], ridge: float, top_only: int = 0) -> np
 
 
 def ranked(q: Question, w: np.ndarray | None) -> list[str]:
-    head = q.groups[: len(q.x)]
     if w is None or not len(q.x):
-        order = range(len(head))
-    else:
-        s = q.x @ w
-        order = sorted(range(len(head)), key=lambda i: (-s[i], i))
-    return [head[i][0].article for i in order] + [g[0].article for g in q.groups[len(q.x):]]
+        return [g[0].article for g in q.groups]
+    s = q.x @ w
+    order = sorted(range(len(q.picked)), key=lambda k: (-s[k], k))
+    chosen = set(q.picked)
+    return [q.groups[q.picked[k]][0].article for k in order] + [
+        g[0].article for i, g in enumerate(q.groups) if i not in chosen]
 
 
 def measure(qs: list[Question], rels: dict, w: np.ndarray | None) -> dict:
     return evaluate([q.q for q in qs], rels, {str(q.q["_id"]): ranked(q, w)[:10] for q in qs})
+
+
+RIDGES = (0.0003, 0.001, 0.003, 0.01)
+
+
+def chosen_ridge(train: dict[str, list[Question]], rels: dict[str, dict], top_only: int) -> float:
+    """The ridge with the best mean MRR@10 gain leave-one-corpus-out within ``train`` alone."""
+    def gain(ridge: float) -> float:
+        out = []
+        for inner in train:
+            w = fit({k: v for k, v in train.items() if k != inner}, ridge, top_only)
+            out.append(measure(train[inner], rels[inner], w)["all"]["mrr@10"])
+        return float(np.mean(out))
+
+    return max(RIDGES, key=gain)
+
+
+def first(ranking: list[str], rel: dict) -> int:
+    return next((i + 1 for i, a in enumerate(ranking) if a in rel), 0)
+
+
+def moved(qs: list[Question], rels: dict, w: np.ndarray) -> None:
+    """Every question whose first answering family moved, with where it was and is."""
+    for q in qs:
+        rel = rels[str(q.q["_id"])]
+        b, a = first(ranked(q, None), rel), first(ranked(q, w), rel)
+        if a != b:
+            print(f"    {'+' if (a and a < b) or not b else '-'} {b:>3} -> {a:>3}  {q.q['_id']}  {q.q['text'][:70]}")
 
 
 def row(r: dict) -> str:
@@ -116,23 +151,34 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/kb-loo"))
     ap.add_argument("--ridge", type=float, default=0.01)
     ap.add_argument("--depth", type=int, default=rerank.DEPTH)
+    ap.add_argument("--reader-top", type=int, default=rerank.READER_TOP)
     ap.add_argument("--features", default=",".join(rerank.FEATURES))
+    ap.add_argument("--nested", action="store_true", help=f"choose the ridge from {RIDGES} by leave-one-out "
+                    "within the fitting corpora (inside each held-out fold)")
+    ap.add_argument("--delta", action="store_true", help="weigh each pair by its change of reciprocal rank")
+    ap.add_argument("--diff", action="store_true", help="print every held-out question that moved")
     ap.add_argument("--top-only", type=int, default=0, help="pairs only against families fused in this top (0: all)")
     args = ap.parse_args()
     names = tuple(n for n in args.features.split(",") if n)
     loaded = corpora([n.strip() for n in args.corpora.split(",")], args.cache_dir)
-    data = {c.name: questions(c, names, args.depth) for c in loaded}
+    data = {c.name: questions(c, names, args.depth, args.reader_top) for c in loaded}
     rels = {c.name: c.qrels for c in loaded}
-    print("| held-out corpus | fused hit@5 | fused MRR@10 | by language (hit@5/MRR) | re-ranked hit@5 | MRR@10 | by language |")
-    print("|---|---|---|---|---|---|---|")
+    print("| held-out corpus | fused hit@5 | fused MRR@10 | by language (hit@5/MRR) | re-ranked hit@5 | MRR@10 | by language | ridge |")
+    print("|---|---|---|---|---|---|---|---|")
     gains = []
     for held in data:
-        w = fit({k: v for k, v in data.items() if k != held}, args.ridge, args.top_only)
+        train = {k: v for k, v in data.items() if k != held}
+        ridge = chosen_ridge(train, rels, args.top_only) if args.nested else args.ridge
+        w = fit(train, ridge, args.top_only, args.delta)
         before, after = measure(data[held], rels[held], None), measure(data[held], rels[held], w)
         gains.append((after["all"]["hit@5"] - before["all"]["hit@5"], after["all"]["mrr@10"] - before["all"]["mrr@10"]))
-        print(f"| {held} | {row(before)} | {row(after)} |", flush=True)
+        print(f"| {held} | {row(before)} | {row(after)} | {ridge} |", flush=True)
+        if args.diff:
+            moved(data[held], rels[held], w)
     print(f"\nmean held-out gain: hit@5 {np.mean([g[0] for g in gains]):+.4f}, MRR@10 {np.mean([g[1] for g in gains]):+.4f}")
-    w = fit(data, args.ridge, args.top_only)
+    ridge = chosen_ridge(data, rels, args.top_only) if args.nested else args.ridge
+    w = fit(data, ridge, args.top_only, args.delta)
+    print(f"ridge {ridge}")
     print("\nFitted on all: RERANK = Model((" + ", ".join(f'("{n}", {v:.3f})' for n, v in zip(names, w, strict=True)) + "))")
 
 

@@ -25,6 +25,9 @@ from .fusion import Fused
 from .query import QueryInfo
 
 DEPTH = 20  # families re-ranked; below them the fused order stays
+#: A family one reader put this high is re-ranked too, wherever fusion left it: a rare exact
+#: term only the keyword side found is diluted by the mean over readers that found nothing.
+READER_TOP = 3
 AGREE_TOP = 3  # a reader "agrees" on an article it has in its top 3
 #: The retrievers whose votes and ranks are features (others are ignored: a model added
 #: later has no fitted weight until the fit is rerun).
@@ -32,7 +35,7 @@ READERS = ("keyword", "minilm", "use-m3", "keyword~", "minilm~")
 #: Every feature ``features`` computes, in the fit's order.
 FEATURES = (
     "fused", "fused_rr", *(f"{n}{s}" for n in READERS for s in ("", "_rr")), "agree",
-    "title_cover", "body_cover", "title_rarest", "body_rarest", "native",
+    "title_cover", "body_cover", "title_rarest", "body_rarest", "native", "length",
 )
 
 
@@ -47,12 +50,14 @@ class Lexicon:
         self.ids: dict[str, int] = {}
         self.title: dict[str, frozenset[str]] = {}
         self.lang: dict[str, str] = {}
+        self.size_of: dict[str, int] = {}  # chunks per article
         article_of = np.full(len(chunks), -1, dtype=np.int32)
         for pos, c in enumerate(chunks):
             if c is None:
                 continue
             idx = self.ids.setdefault(c.doc_id, len(self.ids))
             article_of[pos] = idx
+            self.size_of[c.doc_id] = self.size_of.get(c.doc_id, 0) + 1
             if c.doc_id not in self.title or c.kind == "title":
                 self.title[c.doc_id] = frozenset(terms(f"{c.title} {c.aliases if c.kind == 'title' else ''}"))
                 self.lang[c.doc_id] = c.lang
@@ -92,12 +97,24 @@ def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[li
     return list(order.values())
 
 
+def candidates(groups: Sequence[list[Fused]], depth: int = DEPTH, reader_top: int = READER_TOP) -> list[int]:
+    """Which families are re-ranked (their indices in ``groups``): the fused top ``depth``, and
+    any other that one direct reader (not a bridge reading) has in its top ``reader_top``."""
+    out = list(range(min(depth, len(groups))))
+    for i in range(depth, len(groups)):
+        if any(r <= reader_top for f in groups[i] for n, r in f.sources.items() if not n.endswith("~")):
+            out.append(i)
+    return out
+
+
 def _query_terms(info: QueryInfo, lex: Lexicon) -> dict[str, float]:
     return {t: lex.idf(t) for t in dict.fromkeys(terms(info.text))}
 
 
-def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon) -> list[dict[str, float]]:
-    """One feature dict per family of ``groups`` (the top ones, best first)."""
+def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon, ranks: Sequence[int] | None = None
+             ) -> list[dict[str, float]]:
+    """One feature dict per family of ``groups``; ``ranks``: each one's 0-based fused rank
+    (default: their order)."""
     if not groups:
         return []
     wanted = _query_terms(info, lex)
@@ -113,12 +130,13 @@ def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon) -> li
     best = groups[0][0].score or 1.0
     out = []
     for i, g in enumerate(groups):
-        x: dict[str, float] = {"fused": g[0].score / best, "fused_rr": 1.0 / (i + 1)}
+        rank = ranks[i] if ranks is not None else i
+        x: dict[str, float] = {"fused": g[0].score / best, "fused_rr": 1.0 / (rank + 1)}
         for name in READERS:
             vote = max((f.votes.get(name, 0.0) for f in g), default=0.0)
-            ranks = [f.sources[name] for f in g if name in f.sources]
+            placed = [f.sources[name] for f in g if name in f.sources]
             x[name] = vote
-            x[name + "_rr"] = 1.0 / min(ranks) if ranks else 0.0
+            x[name + "_rr"] = 1.0 / min(placed) if placed else 0.0
         direct = {n for f in g for n, r in f.sources.items() if not n.endswith("~") and r <= AGREE_TOP}
         x["agree"] = float(len(direct))
         title = set().union(*(lex.title.get(f.article, frozenset()) for f in g))
@@ -128,6 +146,7 @@ def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon) -> li
         x["title_rarest"] = max((wanted[t] for t in in_title), default=0.0) / top_idf
         x["body_rarest"] = max((wanted[t] for t in in_body[i]), default=0.0) / top_idf
         x["native"] = float(any(lex.lang.get(f.article) == info.lang for f in g))
+        x["length"] = math.log1p(max(lex.size_of.get(f.article, 0) for f in g)) / 4.0
         out.append(x)
     return out
 
@@ -139,12 +158,20 @@ def rerank(fused: list[Fused], info: QueryInfo, lex: Lexicon, family_of: Callabl
     if not model.weights or len(fused) < 2:
         return fused
     groups = families(fused, family_of)
-    head, tail = groups[:depth], groups[depth:]
-    xs = features(head, info, lex)
+    picked = candidates(groups, depth)
+    xs = features([groups[i] for i in picked], info, lex, picked)
     scores = [model.score(x) for x in xs]
-    order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
-    return [f for i in order for f in head[i]] + [f for g in tail for f in g]
+    order = sorted(range(len(picked)), key=lambda k: (-scores[k], k))
+    chosen = set(picked)
+    rest = [g for i, g in enumerate(groups) if i not in chosen]
+    return [f for k in order for f in groups[picked[k]]] + [f for g in rest for f in g]
 
 
-#: No re-ranking until fitted (benchmarks/rerank_fit.py).
-RERANK = Model(())
+#: Fitted with benchmarks/rerank_fit.py on the 18F, GitLab-ja, bundled, skt-ko and sustech-zh dev sets
+#: (2026-12-04, ridge 0.001, chosen by leave-one-corpus-out within them); see benchmarks/README.md.
+RERANK = Model((
+    ("fused", 2.596), ("fused_rr", 0.754), ("keyword", 0.076), ("keyword_rr", -0.420), ("minilm", 0.255),
+    ("minilm_rr", 0.683), ("use-m3", 1.090), ("use-m3_rr", 0.999), ("keyword~", 0.070), ("keyword~_rr", 0.382),
+    ("minilm~", 0.413), ("minilm~_rr", 0.773), ("agree", 0.547), ("title_cover", 0.201), ("body_cover", 2.374),
+    ("title_rarest", 1.459), ("body_rarest", 0.934), ("native", -0.531), ("length", -1.598),
+))
