@@ -111,6 +111,36 @@ def _query_terms(info: QueryInfo, lex: Lexicon) -> dict[str, float]:
     return {t: lex.idf(t) for t in dict.fromkeys(terms(info.text))}
 
 
+def _in_bodies(groups: Sequence[list[Fused]], wanted: Mapping[str, float], lex: Lexicon) -> list[set[str]]:
+    """The query terms each family holds anywhere: one pass over each term's postings through
+    a mask of the candidates (no sort: a common bigram lists thousands of chunks)."""
+    cand = {lex.ids[f.article]: i for i, g in enumerate(groups) for f in g if f.article in lex.ids}
+    mask = np.zeros(len(lex.ids), dtype=bool)
+    mask[list(cand)] = True
+    out: list[set[str]] = [set() for _ in groups]
+    for t in wanted:
+        found = lex.articles_with(t)
+        for a in set(found[mask[found]].tolist()):
+            out[cand[a]].add(t)
+    return out
+
+
+def _readers(g: list[Fused], x: dict[str, float]) -> None:
+    """Each reader's best vote and best article rank over the family's versions, and how many
+    direct readers have the family in their top ``AGREE_TOP``."""
+    votes: dict[str, float] = {}
+    placed: dict[str, int] = {}
+    for f in g:
+        for n, v in f.votes.items():
+            votes[n] = max(votes.get(n, 0.0), v)
+        for n, r in f.sources.items():
+            placed[n] = min(placed.get(n, r), r)
+    for name in READERS:
+        x[name] = votes.get(name, 0.0)
+        x[name + "_rr"] = 1.0 / placed[name] if name in placed else 0.0
+    x["agree"] = float(sum(1 for n, r in placed.items() if r <= AGREE_TOP and not n.endswith("~")))
+
+
 def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon, ranks: Sequence[int] | None = None
              ) -> list[dict[str, float]]:
     """One feature dict per family of ``groups``; ``ranks``: each one's 0-based fused rank
@@ -120,31 +150,21 @@ def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon, ranks
     wanted = _query_terms(info, lex)
     total = sum(wanted.values()) or 1.0
     top_idf = max(wanted.values(), default=1.0) or 1.0
-    cand = {lex.ids.get(f.article, -1): i for i, g in enumerate(groups) for f in g}
-    cand_ids = np.fromiter(cand, dtype=np.int32)
-    in_body: list[set[str]] = [set() for _ in groups]
-    for t in wanted:
-        have = np.intersect1d(lex.articles_with(t), cand_ids, assume_unique=False)
-        for a in have.tolist():
-            in_body[cand[a]].add(t)
+    in_body = _in_bodies(groups, wanted, lex)
     best = groups[0][0].score or 1.0
     out = []
     for i, g in enumerate(groups):
         rank = ranks[i] if ranks is not None else i
         x: dict[str, float] = {"fused": g[0].score / best, "fused_rr": 1.0 / (rank + 1)}
-        for name in READERS:
-            vote = max((f.votes.get(name, 0.0) for f in g), default=0.0)
-            placed = [f.sources[name] for f in g if name in f.sources]
-            x[name] = vote
-            x[name + "_rr"] = 1.0 / min(placed) if placed else 0.0
-        direct = {n for f in g for n, r in f.sources.items() if not n.endswith("~") and r <= AGREE_TOP}
-        x["agree"] = float(len(direct))
-        title = set().union(*(lex.title.get(f.article, frozenset()) for f in g))
-        in_title = [t for t in wanted if t in title]
-        x["title_cover"] = sum(wanted[t] for t in in_title) / total
-        x["body_cover"] = sum(wanted[t] for t in in_body[i]) / total
-        x["title_rarest"] = max((wanted[t] for t in in_title), default=0.0) / top_idf
-        x["body_rarest"] = max((wanted[t] for t in in_body[i]), default=0.0) / top_idf
+        _readers(g, x)
+        title = lex.title.get(g[0].article, frozenset()) if len(g) == 1 else frozenset().union(
+            *(lex.title.get(f.article, frozenset()) for f in g))
+        in_title = [wanted[t] for t in wanted if t in title]
+        in_text = [wanted[t] for t in in_body[i]]
+        x["title_cover"] = sum(in_title) / total
+        x["body_cover"] = sum(in_text) / total
+        x["title_rarest"] = max(in_title, default=0.0) / top_idf
+        x["body_rarest"] = max(in_text, default=0.0) / top_idf
         x["native"] = float(any(lex.lang.get(f.article) == info.lang for f in g))
         x["length"] = math.log1p(max(lex.size_of.get(f.article, 0) for f in g)) / 4.0
         out.append(x)
