@@ -50,7 +50,7 @@ def questions(corpus: Corpus, names: tuple[str, ...], depth: int, reader_top: in
     for a in corpus.asked:
         if not a.answerable:
             continue
-        fused = s.fuse(a.rankings, a.info, a.evidence)
+        fused = s.fuse(a.rankings, a.info, a.evidence, reranked=False)  # what the re-ranker is given
         groups = rerank.families(fused, s.family_of)
         picked = rerank.candidates(groups, depth, reader_top)
         head = [groups[i] for i in picked]
