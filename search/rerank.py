@@ -33,8 +33,8 @@ fused -> re-ranked, hit@5 / MRR@10:
 Mean held-out gain +0.017 hit@5, +0.027 MRR@10; the largest loss is one
 question (GitLab English, one of 35; noise is 1/n: 0.005 of 18F, 0.025 of
 skt-ko, 0.04 of one 18F language). Measured and not kept (same table): without
-the length feature +0.011 / +0.029 (18F Japanese and sustech-zh Chinese each
-lose a question; long pages win on coverage); weighing each pair by its change
+the length feature +0.011 / +0.029 (18F Japanese loses a question, skt-ko MRR
+0.732 -> 0.709: long pages win on coverage); weighing each pair by its change
 of reciprocal rank (LambdaRank) -0.008 / +0.004 at ridge 0.001; pairs only
 against the fused top 5 (-0.007 hit@5) or 10; depth 10 or 30; only the fused
 score with the term features and agreement (+0.004 / +0.011). A fixed ridge
