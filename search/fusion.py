@@ -57,6 +57,13 @@ Korean text in the handbook the bridge's MiniLM reading of a noisy
 translation reorders USE's near-ties. Retrievers vote per article (an
 article's score is that of its best chunk, never a sum over its chunks), so
 long pages gain nothing from length.
+
+What the one fused number cannot say (which words matched, how many readers
+agree, how far ahead each put an article) the re-ranker reads next
+(rerank.py): ``fuse_calibrated`` keeps each reader's calibrated vote in
+``Fused.votes`` for it. Held out it lifted 18F Korean 0.80 -> 0.88 (= USE
+alone) and every corpus's MRR@10, and "ノートパソコンをなくしました" now puts
+Lost or stolen device first.
 """
 
 from __future__ import annotations
