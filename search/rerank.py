@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -204,7 +204,10 @@ def features(groups: Sequence[list[Fused]], info: QueryInfo, lex: Lexicon, ranks
 
 def rerank(fused: list[Fused], info: QueryInfo, lex: Lexicon, family_of: Callable[[str], str],
            model: Model | None = None, depth: int = DEPTH) -> list[Fused]:
-    """``fused`` with its top ``depth`` families reordered by ``model`` (default ``RERANK``)."""
+    """``fused`` with its top ``depth`` families reordered by ``model`` (default ``RERANK``).
+
+    Scores stay best first on the fusion's scale: the family now at rank k gets the fused
+    score rank k had (a result's score is what a reader and ``kb search`` see next to it)."""
     model = model or RERANK
     if not model.weights or len(fused) < 2:
         return fused
@@ -214,8 +217,12 @@ def rerank(fused: list[Fused], info: QueryInfo, lex: Lexicon, family_of: Callabl
     scores = [model.score(x) for x in xs]
     order = sorted(range(len(picked)), key=lambda k: (-scores[k], k))
     chosen = set(picked)
-    rest = [g for i, g in enumerate(groups) if i not in chosen]
-    return [f for k in order for f in groups[picked[k]]] + [f for g in rest for f in g]
+    ranked = [groups[picked[k]] for k in order] + [g for i, g in enumerate(groups) if i not in chosen]
+    out = []
+    for g, old in zip(ranked, groups, strict=True):
+        at = old[0].score
+        out += g if g[0].score == at else [replace(f, score=at) for f in g]
+    return out
 
 
 #: Fitted with benchmarks/rerank_fit.py on the 18F, GitLab-ja, bundled, skt-ko and sustech-zh dev sets

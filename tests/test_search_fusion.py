@@ -165,6 +165,19 @@ def test_a_candidate_with_the_rare_query_word_in_its_title_is_lifted(lexicon):
     assert sorted(out) == sorted(f.article for f in fused)  # nothing lost, nothing twice
 
 
+def test_re_ranked_scores_stay_best_first_on_the_fused_scale(lexicon):
+    from search.rerank import Model, rerank
+
+    fused = [
+        _fused("pay.md", 0.6, {}, {}),
+        _fused("travel.md", 0.5, {}, {}),
+        _fused("coupa.md", 0.4, {"keyword": 1}, {"keyword": 1.0}),
+    ]
+    out = rerank(fused, analyze_query("coupa"), lexicon, lambda a: a, model=Model((("title_cover", 1.0),)))
+    assert [(f.article, f.score) for f in out] == [("coupa.md", 0.6), ("pay.md", 0.5), ("travel.md", 0.4)]
+    assert [f.score for f in fused] == [0.6, 0.5, 0.4]  # the fused list itself is left as it was
+
+
 def test_rerank_candidates_are_the_top_and_what_a_direct_reader_put_first():
     from search.rerank import candidates
 
