@@ -16,6 +16,7 @@ bundled 0.008, skt-ko and sustech-zh 0.025) and 1/25..1/40 of one language's.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,21 @@ def chosen_ridge(train: dict[str, list[Question]], rels: dict[str, dict], top_on
     return max(RIDGES, key=gain)
 
 
+def reciprocal_ranks(qs: list[Question], rels: dict, w: np.ndarray | None) -> np.ndarray:
+    """Each question's reciprocal rank of its first answering family within the top 10 (0 beyond)."""
+    out = []
+    for q in qs:
+        at = first(ranked(q, w), rels[str(q.q["_id"])])
+        out.append(1.0 / at if 0 < at <= 10 else 0.0)
+    return np.array(out)
+
+
+def sign_test(up: int, down: int) -> float:
+    """Two-sided sign test: the chance of a split this uneven if up and down were equally likely."""
+    n, k = up + down, min(up, down)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+
+
 def first(ranking: list[str], rel: dict) -> int:
     return next((i + 1 for i, a in enumerate(ranking) if a in rel), 0)
 
@@ -166,16 +182,20 @@ def main() -> None:
     print("| held-out corpus | fused hit@5 | fused MRR@10 | by language (hit@5/MRR) | re-ranked hit@5 | MRR@10 | by language | ridge |")
     print("|---|---|---|---|---|---|---|---|")
     gains = []
+    up = down = 0
     for held in data:
         train = {k: v for k, v in data.items() if k != held}
         ridge = chosen_ridge(train, rels, args.top_only) if args.nested else args.ridge
         w = fit(train, ridge, args.top_only, args.delta)
         before, after = measure(data[held], rels[held], None), measure(data[held], rels[held], w)
+        change = reciprocal_ranks(data[held], rels[held], w) - reciprocal_ranks(data[held], rels[held], None)
+        up, down = up + int((change > 0).sum()), down + int((change < 0).sum())
         gains.append((after["all"]["hit@5"] - before["all"]["hit@5"], after["all"]["mrr@10"] - before["all"]["mrr@10"]))
         print(f"| {held} | {row(before)} | {row(after)} | {ridge} |", flush=True)
         if args.diff:
             moved(data[held], rels[held], w)
     print(f"\nmean held-out gain: hit@5 {np.mean([g[0] for g in gains]):+.4f}, MRR@10 {np.mean([g[1] for g in gains]):+.4f}")
+    print(f"reciprocal rank held out: better for {up} questions, worse for {down} (sign test p = {sign_test(up, down):.4f})")
     ridge = chosen_ridge(data, rels, args.top_only) if args.nested else args.ridge
     w = fit(data, ridge, args.top_only, args.delta)
     print(f"ridge {ridge}")

@@ -30,7 +30,8 @@ fused -> re-ranked, hit@5 / MRR@10:
     skt-ko     0.950 / 0.660 -> 1.000 / 0.732
     sustech-zh 0.975 / 0.879 -> 1.000 / 0.895
 
-Mean held-out gain +0.017 hit@5, +0.027 MRR@10; the largest loss is one
+Mean held-out gain +0.017 hit@5, +0.027 MRR@10 (reciprocal rank better for 63
+of 510 questions, worse for 36: sign test p = 0.009); the largest loss is one
 question (GitLab English, one of 35; noise is 1/n: 0.005 of 18F, 0.025 of
 skt-ko, 0.04 of one 18F language). Measured and not kept (same table): without
 the length feature +0.011 / +0.029 (18F Japanese loses a question, skt-ko MRR
