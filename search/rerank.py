@@ -55,6 +55,7 @@ import numpy as np
 from .analysis import terms
 from .documents import Chunk
 from .fusion import Fused
+from .postings import PostingsScorer
 from .query import QueryInfo
 
 DEPTH = 20  # families re-ranked; below them the fused order stays
@@ -77,7 +78,7 @@ class Lexicon:
     terms, language, and which articles hold a term anywhere (from the keyword postings)."""
 
     def __init__(self, chunks: Sequence[Chunk | None], doc_freq: Callable[[str], int], size: int,
-                 postings: object | None = None) -> None:
+                 postings: PostingsScorer | None = None) -> None:
         self.doc_freq = doc_freq
         self.size = size
         self.ids: dict[str, int] = {}
