@@ -159,7 +159,10 @@ def plain_rrf(searcher: Searcher, a: Asked) -> list[str]:
 
 
 def methods(corpus: Corpus) -> dict[str, Method]:
-    out: dict[str, Method] = {"kb default": default, "fused, not re-ranked": fused_only, "rrf-weighted (old)": rrf_weighted, "plain RRF k=60": plain_rrf}
+    out: dict[str, Method] = {
+        "kb default": default, "fused, not re-ranked": fused_only, "rrf-weighted (old)": rrf_weighted,
+        "plain RRF k=60": plain_rrf,
+    }
     for name in ["keyword", *corpus.searcher.embedders]:
         out[f"only {name}"] = only(name)
     return out
