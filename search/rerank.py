@@ -39,7 +39,8 @@ the length feature +0.011 / +0.029 (18F Japanese loses a question, skt-ko MRR
 of reciprocal rank (LambdaRank) -0.008 / +0.004 at ridge 0.001; pairs only
 against the fused top 5 (-0.007 hit@5) or 10; depth 10 or 30; only the fused
 score with the term features and agreement (+0.004 / +0.011); the share of the query's
-terms in the linked section as well (+0.018 / +0.026: the same). A fixed ridge
+terms in the linked section as well (+0.018 / +0.026: the same); the title and
+body shares relative to the best candidate's (+0.017 / +0.014). A fixed ridge
 from 0.0003 to 0.002 gives +0.005..+0.019 / +0.026..+0.030. Cost: 0.2-0.3 ms
 per query (18F p50 / p95: a Python loop over about 20 families).
 """
