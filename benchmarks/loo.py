@@ -12,7 +12,9 @@ on the other corpora and measured on the held-out one.
     .venv/bin/python benchmarks/loo.py                      # the table
     .venv/bin/python benchmarks/loo.py --corpora bundled,skt-ko
 
-Rows: kb's default (what ``Searcher.search`` does, spelling retry aside), each
+Rows: kb's default (what ``Searcher.search`` does, spelling retry aside: fused, then
+re-ranked by search/rerank.py, whose weights benchmarks/rerank_fit.py fits leave-one-out), the
+fusion alone (``fused, not re-ranked``), each
 single retriever alone, plain RRF (k=60, every retriever, equal weights) and
 the previous rank-only fusion (``rrf-weighted``). Hit@5 and MRR@10 count one
 result per article family, as the results page shows them.
@@ -133,6 +135,11 @@ def default(searcher: Searcher, a: Asked) -> list[str]:
     return [f.article for f in fused[:30]]
 
 
+def fused_only(searcher: Searcher, a: Asked) -> list[str]:
+    fused = searcher.fuse(a.rankings, a.info, a.evidence, reranked=False)
+    return [f.article for f in fused[:30]]
+
+
 def rrf_weighted(searcher: Searcher, a: Asked) -> list[str]:
     profiles = searcher.embedder_profiles()
     return article_run(searcher, a.rankings, weights_for(a.info, profiles), a.info, k=5)
@@ -152,7 +159,10 @@ def plain_rrf(searcher: Searcher, a: Asked) -> list[str]:
 
 
 def methods(corpus: Corpus) -> dict[str, Method]:
-    out: dict[str, Method] = {"kb default": default, "rrf-weighted (old)": rrf_weighted, "plain RRF k=60": plain_rrf}
+    out: dict[str, Method] = {
+        "kb default": default, "fused, not re-ranked": fused_only, "rrf-weighted (old)": rrf_weighted,
+        "plain RRF k=60": plain_rrf,
+    }
     for name in ["keyword", *corpus.searcher.embedders]:
         out[f"only {name}"] = only(name)
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import answer, keyword
+from . import answer, keyword, rerank
 from .analysis import normalize, stem, terms
 from .bridge import Bridge, lang_group
 from .chunking import synonym_cover
@@ -89,6 +89,7 @@ class Searcher:
         self._lang_of = [c.lang if c else "" for c in self.chunks]
         self._linkable = [c is not None and c.kind != "title" for c in self.chunks]
         self.bridge = Bridge.load(build)
+        self.lexicon = rerank.Lexicon(self.chunks, self.keyword.doc_freq, self.keyword.size, self.keyword.scorer)
         live = [c for c in self.chunks if c is not None]
         groups = Counter(lang_group(c.lang) for c in live)
         #: Share of chunks per language group (answerability: is the query's language in the index).
@@ -266,13 +267,15 @@ class Searcher:
         fixed = self.speller.correct_word(term)
         return self.keyword.doc_freq(stem(fixed)) if fixed else 0
 
-    def fuse(self, rankings: list[Ranking], info: QueryInfo, ev: answer.Evidence | None = None) -> list[Fused]:
-        """The articles of one query's rankings, best first (the method is explained in fusion.py)."""
+    def fuse(self, rankings: list[Ranking], info: QueryInfo, ev: answer.Evidence | None = None,
+             reranked: bool = True) -> list[Fused]:
+        """The articles of one query's rankings, best first: fused (fusion.py), then the top
+        ones re-ranked (rerank.py) unless ``reranked`` is false."""
         profiles = self.embedder_profiles()
         ev = ev or self.evidence(info, rankings)
         # A model's reading is cross-language whenever the languages differ (a Japanese
         # question over a Chinese article too), not only across keyword groups.
-        return fuse_calibrated(
+        fused = fuse_calibrated(
             rankings,
             weights_for(info, profiles),
             article_of=self._article_of.__getitem__,
@@ -282,6 +285,7 @@ class Searcher:
             family_of=self.family_of,
             linkable=self._linkable.__getitem__,
         )
+        return rerank.rerank(fused, info, self.lexicon, self.family_of) if reranked else fused
 
     def _fused(self, info: QueryInfo, department: str | None, timings: Timings | None = None
                ) -> tuple[list[Fused], set[str], answer.Decision, list[Ranking]]:

@@ -1,0 +1,55 @@
+"""What the re-ranker (search/rerank.py) costs a search: ``Searcher.search`` with and
+without it, interleaved query by query so both see the same machine load. Run by hand:
+
+    .venv/bin/python benchmarks/rerank_cost.py ../shared/corpora/18f-handbook
+
+The index must exist (``kb index --articles DIR``, or ``KB_INDEX_DIR`` at loo.py's).
+Threads are set as ``kb serve`` sets them (``runtime.configure(1)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stages import pct, queries  # noqa: E402
+from kb import KB  # noqa: E402
+from kb.config import Config  # noqa: E402
+from search import rerank, runtime  # noqa: E402
+from search.embedders import EmbedderPool  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("articles", type=Path)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--passes", type=int, default=3)
+    args = ap.parse_args()
+    runtime.configure(1)
+    s = KB(Config.from_env().with_(articles_dir=args.articles.resolve()), models=EmbedderPool()).index.get()
+    qs = queries(args.queries)
+    for q in qs[:20]:
+        s.search(q)
+    fitted = rerank.RERANK
+    models = {"with the re-ranker": fitted, "fusion alone": rerank.Model(())}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    try:
+        for i, q in enumerate(qs * args.passes):
+            # Alternate which goes first: a warm cache must not favour one of them.
+            for name in (list(models) if i % 2 else list(models)[::-1]):
+                rerank.RERANK = models[name]
+                started = time.perf_counter()
+                s.search(q)
+                times[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        rerank.RERANK = fitted
+    for name, v in times.items():
+        print(f"{name:20} search() p50 {pct(v, 50):6.2f} ms  p95 {pct(v, 95):6.2f} ms  ({len(v)} searches)")
+
+
+if __name__ == "__main__":
+    main()
