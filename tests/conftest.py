@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +23,33 @@ CORPORA = SHARED / "corpora"
 
 def sqlite_url(tmp_path: Path) -> str:
     """A migrated SQLite database in tmp_path."""
+    url = f"sqlite:///{tmp_path / 'kb-test.sqlite3'}"
+    migrate(url)
+    return url
+
+
+@functools.cache
+def _migrated_sqlite() -> Path:
+    """One SQLite database migrated to head by Alembic, for this test process to copy."""
     from kb.feedback.db import upgrade
 
-    url = f"sqlite:///{tmp_path / 'kb-test.sqlite3'}"
+    path = Path(tempfile.mkdtemp(prefix="kb-migrated-")) / "kb.sqlite3"
+    atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def migrate(url: str) -> None:
+    """``kb db upgrade`` on ``url``; a SQLite database that does not exist yet becomes a copy of one
+    migrated once per process instead: the same file, without the second it takes here to run the
+    migrations again (each one commits, and every commit waits for the disk)."""
+    from kb.feedback.db import upgrade
+
+    path = Path(url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite:///") and not path.exists():
+        shutil.copyfile(_migrated_sqlite(), path)
+        return
     upgrade(url)
-    return url
 
 
 @pytest.fixture
@@ -186,9 +212,9 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def db(database_url):
-    from kb.feedback.db import Database, upgrade
+    from kb.feedback.db import Database
 
-    upgrade(database_url)
+    migrate(database_url)
     database = Database(database_url)
     yield database
     database.engine.dispose()

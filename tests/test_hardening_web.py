@@ -12,10 +12,9 @@ from sqlalchemy import func, select
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
-from kb.feedback.db import upgrade
 from kb.feedback.models import Flag, OutboxMessage, Vote
 
-from .conftest import sqlite_url
+from .conftest import migrate, sqlite_url
 
 ADMIN = "boss@meridian.example"
 ARTICLE = "payroll/pay-schedule.md"
@@ -33,7 +32,7 @@ def build_app(database_url: str, **kw):
 @pytest.fixture
 def pg_app(database_url, tmp_path):
     """An app on each database (SQLite and PostgreSQL), migrated, without a search index."""
-    upgrade(database_url)
+    migrate(database_url)
 
     def make(**kw):
         kw.setdefault("index_dir", tmp_path / "no-index")
