@@ -129,6 +129,28 @@ def bundled_index(tmp_path_factory, models) -> Path:
     return index_dir
 
 
+def seed_vector_cache(index_dir: Path, bundled_index: Path) -> None:
+    """Start the vector cache of a new index at ``index_dir`` as a copy of the bundled index's.
+
+    For tests whose `kb index` or `kb serve` builds the bundled articles again in a subprocess: the
+    build still reads, chunks and writes everything, and loads its models, but takes the vectors this
+    session already computed from the cache (the product's own path for rebuilds) instead of half a
+    minute of embedding the same texts again.
+    """
+    import sqlite3
+
+    from search.layout import IndexLayout
+
+    target = IndexLayout(index_dir).vector_cache
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(IndexLayout(bundled_index).vector_cache), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 @pytest.fixture
 def search_app(bundled_index, tmp_path, models):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
