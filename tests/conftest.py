@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +23,33 @@ CORPORA = SHARED / "corpora"
 
 def sqlite_url(tmp_path: Path) -> str:
     """A migrated SQLite database in tmp_path."""
+    url = f"sqlite:///{tmp_path / 'kb-test.sqlite3'}"
+    migrate(url)
+    return url
+
+
+@functools.cache
+def _migrated_sqlite() -> Path:
+    """One SQLite database migrated to head by Alembic, for this test process to copy."""
     from kb.feedback.db import upgrade
 
-    url = f"sqlite:///{tmp_path / 'kb-test.sqlite3'}"
+    path = Path(tempfile.mkdtemp(prefix="kb-migrated-")) / "kb.sqlite3"
+    atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def migrate(url: str) -> None:
+    """``kb db upgrade`` on ``url``; a SQLite database that does not exist yet becomes a copy of one
+    migrated once per process instead: the same file, without the second it takes here to run the
+    migrations again (each one commits, and every commit waits for the disk)."""
+    from kb.feedback.db import upgrade
+
+    path = Path(url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite:///") and not path.exists():
+        shutil.copyfile(_migrated_sqlite(), path)
+        return
     upgrade(url)
-    return url
 
 
 @pytest.fixture
@@ -101,6 +127,28 @@ def bundled_index(tmp_path_factory, models) -> Path:
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=index_dir)
     indexing.build(cfg, models)
     return index_dir
+
+
+def seed_vector_cache(index_dir: Path, bundled_index: Path) -> None:
+    """Start the vector cache of a new index at ``index_dir`` as a copy of the bundled index's.
+
+    For tests whose `kb index` or `kb serve` builds the bundled articles again in a subprocess: the
+    build still reads, chunks and writes everything, and loads its models, but takes the vectors this
+    session already computed from the cache (the product's own path for rebuilds) instead of half a
+    minute of embedding the same texts again.
+    """
+    import sqlite3
+
+    from search.layout import IndexLayout
+
+    target = IndexLayout(index_dir).vector_cache
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(IndexLayout(bundled_index).vector_cache), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 @pytest.fixture
@@ -186,9 +234,9 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def db(database_url):
-    from kb.feedback.db import Database, upgrade
+    from kb.feedback.db import Database
 
-    upgrade(database_url)
+    migrate(database_url)
     database = Database(database_url)
     yield database
     database.engine.dispose()

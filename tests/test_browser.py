@@ -14,10 +14,10 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def live_server(bundled_index, tmp_path_factory):
+def live_server(bundled_index, tmp_path_factory, models):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t",
                  database_url=sqlite_url(tmp_path_factory.mktemp("db")))
-    app = create_app(KB(cfg))
+    app = create_app(KB(cfg, models=models))
     with serve_in_thread(app) as base:
         yield base
 
@@ -132,7 +132,7 @@ def test_typeahead_offers_the_readers_language_first(live_server, browser, local
 
 
 @pytest.fixture
-def loop_server(bundled_index, tmp_path):
+def loop_server(bundled_index, tmp_path, models):
     """dev mode (the demo switcher) with a real SMTP server on loopback."""
     from aiosmtpd.controller import Controller
 
@@ -143,7 +143,7 @@ def loop_server(bundled_index, tmp_path):
     smtp.start()
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
                  database_url=sqlite_url(tmp_path), smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="kb@x.example")
-    app = create_app(KB(cfg))
+    app = create_app(KB(cfg, models=models))
     with serve_in_thread(app) as base:
         yield base, app, inbox
     smtp.stop()

@@ -10,15 +10,16 @@ from sqlalchemy import func, select
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
-from kb.feedback.db import upgrade
 from kb.feedback.models import Flag, FlagEntry, Vote
+
+from .conftest import migrate
 
 ARTICLES = ["payroll/pay-schedule.md", "benefits/hsa-fsa.md", "people/leave-types.md", "it-security/vpn.md"]
 REASONS = ["outdated", "incorrect", "unclear", "missing", "broken_link", "other"]
 
 
 def test_200_mixed_submissions_from_20_people_lose_no_comment(database_url, tmp_path):
-    upgrade(database_url)
+    migrate(database_url)
     app = create_app(KB(Config(
         articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "index", secret_key="t", reload_seconds=0,
         database_url=database_url, trusted_proxies="127.0.0.1",

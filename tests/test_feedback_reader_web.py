@@ -21,12 +21,12 @@ OWNER = "mei.lin@meridian.example"  # owns payroll in the bundled departments.ym
 
 
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(tmp_path, models):
     def make(**kw):
         base = dict(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp_path / "index", secret_key="t",
                     reload_seconds=0, database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1")
         base.update(kw)
-        app = create_app(KB(Config(**base)))
+        app = create_app(KB(Config(**base), models=models))
         app.testing = True
         return app
 
@@ -67,9 +67,10 @@ def test_without_javascript_the_receipt_is_in_the_box_the_redirect_lands_on(make
     assert re.search(r'Your reference is <a href="/me/requests#request-(\d+)">#\1</a>', box)
 
 
-def test_without_javascript_the_gap_receipt_is_in_the_gap_box(tmp_path, bundled_index):
+def test_without_javascript_the_gap_receipt_is_in_the_gap_box(tmp_path, bundled_index, models):
     app = create_app(KB(Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t",
-                               reload_seconds=0, database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1")))
+                               reload_seconds=0, database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1"),
+                        models=models))
     app.testing = True
     c = app.test_client()
     h = as_user(EMPLOYEE)

@@ -23,12 +23,12 @@ OWNER = "maria.chen@meridian.example"  # first owner of payroll in the bundled d
 
 
 @pytest.fixture
-def make_app(tmp_path, bundled_index):
+def make_app(tmp_path, bundled_index, models):
     def make(**kw):
         base = dict(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", reload_seconds=0,
                     database_url=sqlite_url(tmp_path), trusted_proxies="127.0.0.1", admins="boss@meridian.example")
         base.update(kw)
-        app = create_app(KB(Config(**base)))
+        app = create_app(KB(Config(**base), models=models))
         app.testing = True
         return app
 

@@ -12,32 +12,31 @@ from sqlalchemy import func, select
 
 from kb import KB, create_app
 from kb.config import PROJECT_ROOT, Config
-from kb.feedback.db import upgrade
 from kb.feedback.models import Flag, OutboxMessage, Vote
 
-from .conftest import sqlite_url
+from .conftest import migrate, sqlite_url
 
 ADMIN = "boss@meridian.example"
 ARTICLE = "payroll/pay-schedule.md"
 
 
-def build_app(database_url: str, **kw):
+def build_app(database_url: str, models=None, **kw):
     base = dict(articles_dir=PROJECT_ROOT / "articles", index_dir=kw.pop("index_dir", None), secret_key="t",
                 reload_seconds=0, database_url=database_url, trusted_proxies="127.0.0.1", admins=ADMIN)
     base.update(kw)
-    app = create_app(KB(Config(**base)))
+    app = create_app(KB(Config(**base), models=models))
     app.testing = True
     return app
 
 
 @pytest.fixture
-def pg_app(database_url, tmp_path):
+def pg_app(database_url, tmp_path, models):
     """An app on each database (SQLite and PostgreSQL), migrated, without a search index."""
-    upgrade(database_url)
+    migrate(database_url)
 
     def make(**kw):
         kw.setdefault("index_dir", tmp_path / "no-index")
-        return build_app(database_url, **kw)
+        return build_app(database_url, models, **kw)
 
     return make
 

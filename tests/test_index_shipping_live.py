@@ -20,7 +20,7 @@ from kb.config import PROJECT_ROOT
 from search.layout import IndexLayout
 from search.publish import latest
 
-from .conftest import sqlite_url
+from .conftest import seed_vector_cache, sqlite_url
 from .live import Process, Server, get, kb_env, run_kb, small_site
 from .test_hostile_copy import free_port
 
@@ -83,7 +83,7 @@ class Hammer(threading.Thread):
                 self.statuses.append(repr(exc))
 
 
-def test_build_once_import_on_two_replicas_switches_both_without_a_failed_request(tmp_path):
+def test_build_once_import_on_two_replicas_switches_both_without_a_failed_request(tmp_path, bundled_index):
     articles = tmp_path / "articles"
     shutil.copytree(PROJECT_ROOT / "articles", articles)
     base_env = {**os.environ, "KB_ARTICLES_DIR": str(articles), "KB_EMBEDDERS": "use-m3", "KB_SECRET_KEY": "t",
@@ -93,6 +93,7 @@ def test_build_once_import_on_two_replicas_switches_both_without_a_failed_reques
         (tmp_path / name).mkdir()
         host[name] = {**base_env, "KB_INDEX_DIR": str(tmp_path / name / "index"),
                       "KB_DATABASE_URL": sqlite_url(tmp_path / name)}
+    seed_vector_cache(tmp_path / "A" / "index", bundled_index)
     kb("index", "--export", str(tmp_path / "v1.tar.gz"), env=host["A"])
     for replica in "BC":
         assert "now live" in kb("index", "--import", str(tmp_path / "v1.tar.gz"), env=host[replica])

@@ -18,11 +18,11 @@ SECTIONS = ("search", "gaps", "helpfulness", "service", "content")
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+def live_server(tmp_path_factory, models):
     tmp = tmp_path_factory.mktemp("insights-browser")
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=tmp / "no-index", secret_key="t",
                  database_url=sqlite_url(tmp), trusted_proxies="127.0.0.1", admins=ADMIN, insights_min_searchers=2)
-    kb = KB(cfg)
+    kb = KB(cfg, models=models)
     app = create_app(kb)
     for i, query in enumerate(["payday", "payday", "payday", "bank account change", "nothing here"]):
         hits = [] if query == "nothing here" else [SimpleNamespace(article="payroll/pay-schedule.md")]

@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from kb import KB
 from kb.config import PROJECT_ROOT, Config
-from kb.feedback.db import upgrade
 from kb.feedback.models import OutboxMessage, SearchLog
 from kb.insights.digest import last_week
+
+from .conftest import migrate
 
 
 def test_last_week():
@@ -19,7 +20,7 @@ def test_last_week():
 
 
 def test_digest_once_per_department_and_week(database_url, models):
-    upgrade(database_url)
+    migrate(database_url)
     kb = KB(Config(articles_dir=PROJECT_ROOT / "articles", secret_key="t", database_url=database_url,
                    site_url="http://kb.example", insights_min_searchers=3), models=models)
     week = last_week(datetime.now(UTC))

@@ -16,14 +16,14 @@ from kb.feedback.identity import Person
 from kb.feedback.models import FlagRating, OutboxMessage
 from kb.insights import Period
 
+from .conftest import migrate
+
 ADMIN = "boss@meridian.example"
 REPORTER = "a@x.example"
 
 
 def make_kb(database_url: str, **kw) -> KB:
-    from kb.feedback.db import upgrade
-
-    upgrade(database_url)
+    migrate(database_url)
     return KB(Config(articles_dir=PROJECT_ROOT / "articles", secret_key="t", reload_seconds=0, database_url=database_url,
                      admins=ADMIN, site_url="http://kb.example", **kw))
 

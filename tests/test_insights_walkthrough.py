@@ -27,10 +27,10 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def dev_server(bundled_index, tmp_path):
+def dev_server(bundled_index, tmp_path, models):
     cfg = Config(articles_dir=PROJECT_ROOT / "articles", index_dir=bundled_index, secret_key="t", dev=True,
                  database_url=sqlite_url(tmp_path))
-    app = create_app(KB(cfg))
+    app = create_app(KB(cfg, models=models))
     with serve_in_thread(app) as base:
         yield base, app.extensions["kb"]
 

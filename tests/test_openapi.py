@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from kb.config import PROJECT_ROOT
 from kb.web.openapi import NOT_JSON, document
 
-from .conftest import sqlite_url
+from .conftest import seed_vector_cache, sqlite_url
 from .test_hostile_copy import free_port
 
 ADMIN = "admin@example.com"
@@ -90,13 +90,14 @@ def test_the_api_answers_errors_in_json_whatever_the_client_accepts(bundled_conf
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live(tmp_path_factory, bundled_index):
     tmp = tmp_path_factory.mktemp("openapi-live")
     env = {**os.environ, "KB_ARTICLES_DIR": str(PROJECT_ROOT / "articles"), "KB_INDEX_DIR": str(tmp / "index"),
            "KB_DATABASE_URL": sqlite_url(tmp), "KB_EMBEDDERS": "use-m3", "KB_SECRET_KEY": "t", "KB_DEV": "0",
            "KB_SITE_URL": "http://127.0.0.1", "KB_TRUSTED_PROXIES": "127.0.0.1", "KB_ADMINS": ADMIN,
            "KB_SEARCH_LIMIT": "100000/minute", "KB_FEEDBACK_LIMIT_PERSON": "100000/minute",
            "KB_FEEDBACK_LIMIT_ADDRESS": "100000/minute", "PYTHONPATH": str(PROJECT_ROOT)}
+    seed_vector_cache(tmp / "index", bundled_index)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--no-watch"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT_ROOT)
