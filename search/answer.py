@@ -186,9 +186,11 @@ class _Reader:
         return self.seen[pos]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def _chunk_terms(c: Chunk) -> frozenset[str]:
     # Kept across queries: the chunks that come first for one question often do for the next.
+    # Small: a Japanese chunk's terms take about 20 KB, and each server process has its own
+    # cache (4096 held 75 MB per process on GitLab-ja's index, and an old index's chunks after a reload).
     return frozenset(terms(f"{c.title} {c.heading} {c.text} {c.aliases}"))
 
 
