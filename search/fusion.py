@@ -68,7 +68,7 @@ Lost or stolen device first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .embedders import Profile
@@ -145,6 +145,15 @@ class Fused:
     #: each retriever's calibrated best-chunk score for this article (before its weight):
     #: what the re-ranker (rerank.py) reads besides the fused score
     votes: dict[str, float] = field(default_factory=dict)
+
+
+def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
+    """The fused articles grouped by family, each group best first, in the order of each
+    family's best-ranked article (the service's pages, the re-ranker's candidates)."""
+    groups: dict[str, list[Fused]] = {}
+    for f in fused:
+        groups.setdefault(family_of(f.article), []).append(f)
+    return list(groups.values())
 
 
 def fuse(

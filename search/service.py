@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .cache import PageCache
 from .documents import Hit
-from .fusion import Fused
+from .fusion import Fused, families
 from .handle import IndexHandle
 from .query import clean_query
 from .searcher import Searcher
@@ -53,15 +53,6 @@ class SearchPage:
     @property
     def pages(self) -> int:
         return (self.total + self.page_size - 1) // self.page_size
-
-
-def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
-    """The fused articles grouped by family, each group best first, in the order
-    of each family's best-ranked article."""
-    groups: dict[str, list[Fused]] = {}
-    for f in fused:
-        groups.setdefault(family_of(f.article), []).append(f)
-    return list(groups.values())
 
 
 def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
