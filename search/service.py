@@ -55,6 +55,11 @@ class SearchPage:
         return (self.total + self.page_size - 1) // self.page_size
 
 
+def primary_language(tag: str | None) -> str | None:
+    """A reader's language as articles' are stored: "ja-JP" and "ja_jp" are "ja" (None for none)."""
+    return (tag or "").strip().lower().replace("_", "-").split("-")[0] or None
+
+
 def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
     """The version in the first of ``langs`` found, else the best-ranked."""
     return next((h for lang in langs if lang for h in versions if h.lang == lang), versions[0])
@@ -97,6 +102,7 @@ class SearchService:
         """
         started = time.perf_counter()
         searcher = self.index.get()
+        reader_lang = primary_language(reader_lang)
         text, truncated = clean_query(query)
         size, page = max(1, page_size or self.page_size), max(1, page)
         key = (text, department, reader_lang, page, size)
@@ -140,7 +146,7 @@ class SearchService:
     def suggest(self, prefix: str, limit: int = 8, reader_lang: str | None = None) -> list[dict]:
         """Titles and aliases starting with ``prefix``, the reader's language first
         (see ``Searcher.suggest``)."""
-        return self.index.get().suggest(prefix, limit, lang=reader_lang)
+        return self.index.get().suggest(prefix, limit, lang=primary_language(reader_lang))
 
 
 def _family_hit(searcher: Searcher, group: list[Fused], marked: set[str], langs: list[str | None]) -> Hit:
