@@ -34,21 +34,18 @@ A question in a language the index (almost) lacks, under 5% of its chunks
 match, so it gets its own model, on its similarity alone.
 
 The decision (``Rule``) is two logistic models, native and foreign, fitted with
-``fit``: every corpus weighs the same, then the cut is moved so that at most 3%
-of each fitting corpus's answerable questions are marked unanswered (the target
-is 5% on held-out ones; one pooled cap lets bundled and sustech-zh reach 7.5%
-held out). Held out (benchmarks/loo.py: each corpus's rule fitted on the other
+``fit`` (``RULE``: on all five dev corpora): every corpus weighs the same, then
+the cut is moved so that at most 3% of each fitting corpus's answerable questions
+are marked unanswered (the target is 5% on held-out ones; one pooled cap let 18F
+and sustech-zh reach 7.3-7.5% held out). Held out (benchmarks/loo.py: each corpus's rule fitted on the other
 four; 2026-12-04, 41-42 unanswerable questions each), caught / wrongly unanswered:
 18F 0.14 / 0.000, GitLab-ja 0.40 / 0.010, bundled 0.63 / 0.017, skt-ko 0.44 /
 0.025, sustech-zh 0.62 / 0.000 (the rule before, on the same questions: 0.10 / 0,
 0.38 / 0, 0.66 / 0.075, 0.44 / 0.025, 0.55 / 0).
 
-Most misses are questions in a language the index lacks (similarity alone: their
-cosines are those of real cross-language questions). Not kept (answer_study.py,
-benchmarks/README.md): the 1st-to-5th similarity margin, the two models' agreement,
-foreign questions' keyword coverage (English over a Japanese handbook matches words,
-Korean over an English one never does: 18F 8% wrong) and the bridge (only 18F has
-one: not checkable held out). ``RULE`` is the fit on all five.
+Most misses are questions in a language the index lacks (their cosines are those
+of real cross-language questions). What was measured and not kept (the margin, the
+models' agreement, keyword coverage of foreign questions): benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -92,7 +89,7 @@ class Evidence:
     coverage: float  # 0..1: share of the query's terms in a top keyword chunk
     agree: bool
     rare_coverage: float = 1.0  # 0..1: the same share, each term weighted by its rarity (idf)
-    unknown: float = 0.0  # 0..1: idf-weighted share of the query's terms the index lacks entirely
+    unknown: float = 0.0  # 0..1: idf-weighted share of the query's terms the index lacks (times FULL_SHARE's scaling)
     margin: float = 0.0  # best minus 5th similarity of the model that matched best, rescaled
     models_agree: bool = False  # two models reading the query share a top-3 article
     cross: bool = False  # the best model match is in another script/language group than the query
@@ -155,9 +152,8 @@ def evidence(
     bridge_agree = any(set(b) & set(top) for b in bridged for top in model_tops)
     models_agree = any(set(a) & set(b) for i, a in enumerate(model_tops) for b in model_tops[i + 1:])
     foreign = native_share < FOREIGN_SHARE
-    # A query in a language the index barely has has no words in it: "unknown" says nothing then;
-    # where the index has a few articles in it (Chinese over an English handbook with a few Chinese
-    # pages), a missing word says less than over a handbook written in it.
+    # A query in a language the index barely has has no words in it: "unknown" says nothing then; where
+    # it has a few articles in it (Chinese over an English handbook), a missing word says less.
     lacking = sum(w for t, w in weight.items() if t not in known) / (sum(weight.values()) or 1.0)
     unknown = 0.0 if foreign else lacking * min(1.0, native_share / FULL_SHARE)
     similarity, margin, cross = 0.0, 0.0, False
@@ -186,9 +182,10 @@ class _Reader:
         return self.seen[pos]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def _chunk_terms(c: Chunk) -> frozenset[str]:
-    # Kept across queries: the chunks that come first for one question often do for the next.
+    # Kept across queries: the chunks that come first for one question often do for the next. Small:
+    # each server process has its own, and 4096 chunks' terms took 75 MB on GitLab-ja's index.
     return frozenset(terms(f"{c.title} {c.heading} {c.text} {c.aliases}"))
 
 

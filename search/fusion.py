@@ -68,7 +68,7 @@ Lost or stolen device first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .embedders import Profile
@@ -147,6 +147,15 @@ class Fused:
     votes: dict[str, float] = field(default_factory=dict)
 
 
+def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
+    """The fused articles grouped by family, each group best first, in the order of each
+    family's best-ranked article (the service's pages, the re-ranker's candidates)."""
+    groups: dict[str, list[Fused]] = {}
+    for f in fused:
+        groups.setdefault(family_of(f.article), []).append(f)
+    return list(groups.values())
+
+
 def fuse(
     rankings: list[Ranking],
     weights: Weights,
@@ -180,6 +189,31 @@ def fuse(
     fused = [Fused(a, s, best[a], sources.get(a, {})) for a, s in article_score.items()]
     fused.sort(key=lambda f: f.score, reverse=True)
     return fused
+
+
+def _read(
+    ranking: Ranking, weights: Weights, article_of: Callable[[int], str], same_lang: Callable[[int, str | None], bool],
+    keyword_scale: float, floors: dict[str, float], chunk_score: dict[int, float],
+    sources: dict[str, dict[str, int]], votes: dict[str, dict[str, float]],
+) -> dict[str, float]:
+    """One retriever's weighted, calibrated vote for each article it listed (its best chunk's);
+    adds each chunk's vote to ``chunk_score``, and the article's rank and unweighted vote under
+    the retriever's name to ``sources`` and ``votes``."""
+    top = ranking.items[0][1]
+    best: dict[str, float] = {}
+    for pos, raw in ranking.items:
+        w = weights.of(ranking.name, same_lang(pos, ranking.lang))
+        if w <= 0:
+            continue
+        calibrated = _calibrated(ranking.name, raw, top, keyword_scale, floors)
+        value = w * calibrated
+        chunk_score[pos] = chunk_score.get(pos, 0.0) + value
+        art = article_of(pos)
+        if art not in best:
+            sources.setdefault(art, {})[ranking.name] = len(best) + 1
+            votes.setdefault(art, {})[ranking.name] = calibrated  # best first: its best chunk
+        best[art] = max(best.get(art, 0.0), value)
+    return best
 
 
 def _calibrated(name: str, score: float, top: float, keyword_scale: float, floors: dict[str, float]) -> float:
@@ -254,20 +288,7 @@ def fuse_calibrated(
     for ranking in rankings:
         if not ranking.items:
             continue
-        top = ranking.items[0][1]
-        best: dict[str, float] = {}
-        for pos, raw in ranking.items:
-            w = weights.of(ranking.name, same_lang(pos, ranking.lang))
-            if w <= 0:
-                continue
-            calibrated = _calibrated(ranking.name, raw, top, keyword_scale, floors)
-            value = w * calibrated
-            chunk_score[pos] = chunk_score.get(pos, 0.0) + value
-            art = article_of(pos)
-            if art not in best:
-                sources.setdefault(art, {})[ranking.name] = len(best) + 1
-                votes.setdefault(art, {})[ranking.name] = calibrated  # best first: its best chunk
-            best[art] = max(best.get(art, 0.0), value)
+        best = _read(ranking, weights, article_of, same_lang, keyword_scale, floors, chunk_score, sources, votes)
         per_family: dict[str, float] = {}
         for art, value in best.items():
             own[art] = own.get(art, 0.0) + value

@@ -55,7 +55,7 @@ import numpy as np
 
 from .analysis import terms
 from .documents import Chunk
-from .fusion import Fused
+from .fusion import Fused, families
 from .postings import PostingsScorer
 from .query import QueryInfo
 
@@ -122,14 +122,6 @@ class Model:
 
     def score(self, x: Mapping[str, float]) -> float:
         return sum(w * x.get(n, 0.0) for n, w in self.weights)
-
-
-def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
-    """The fused articles grouped by family, in the order the families first appear."""
-    order: dict[str, list[Fused]] = {}
-    for f in fused:
-        order.setdefault(family_of(f.article), []).append(f)
-    return list(order.values())
 
 
 def candidates(groups: Sequence[list[Fused]], depth: int = DEPTH, reader_top: int = READER_TOP) -> list[int]:

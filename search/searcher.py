@@ -1,4 +1,4 @@
-"""Answer queries from a built index: keyword + embeddings, fused, per article.
+"""Answer queries from a built index: keyword + embeddings, fused per article, the top re-ranked.
 
 One ``Searcher`` serves one build; ``IndexHandle`` (handle.py) swaps in a new
 Searcher when ``kb index`` switches the index, so a running server needs no restart.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .cache import PageCache
 from .documents import Hit
-from .fusion import Fused
+from .fusion import Fused, families
 from .handle import IndexHandle
 from .query import clean_query
 from .searcher import Searcher
@@ -55,13 +55,9 @@ class SearchPage:
         return (self.total + self.page_size - 1) // self.page_size
 
 
-def families(fused: Sequence[Fused], family_of: Callable[[str], str]) -> list[list[Fused]]:
-    """The fused articles grouped by family, each group best first, in the order
-    of each family's best-ranked article."""
-    groups: dict[str, list[Fused]] = {}
-    for f in fused:
-        groups.setdefault(family_of(f.article), []).append(f)
-    return list(groups.values())
+def primary_language(tag: str | None) -> str | None:
+    """A reader's language as articles' are stored: "ja-JP" and "ja_jp" are "ja" (None for none)."""
+    return (tag or "").strip().lower().replace("_", "-").split("-")[0] or None
 
 
 def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
@@ -106,6 +102,7 @@ class SearchService:
         """
         started = time.perf_counter()
         searcher = self.index.get()
+        reader_lang = primary_language(reader_lang)
         text, truncated = clean_query(query)
         size, page = max(1, page_size or self.page_size), max(1, page)
         key = (text, department, reader_lang, page, size)
@@ -149,7 +146,7 @@ class SearchService:
     def suggest(self, prefix: str, limit: int = 8, reader_lang: str | None = None) -> list[dict]:
         """Titles and aliases starting with ``prefix``, the reader's language first
         (see ``Searcher.suggest``)."""
-        return self.index.get().suggest(prefix, limit, lang=reader_lang)
+        return self.index.get().suggest(prefix, limit, lang=primary_language(reader_lang))
 
 
 def _family_hit(searcher: Searcher, group: list[Fused], marked: set[str], langs: list[str | None]) -> Hit:

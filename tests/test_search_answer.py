@@ -343,3 +343,30 @@ def test_a_foreign_question_keeps_its_possibly_related_articles():
     assert decide(foreign, never) == answer.Decision(False, WEAK_MATCHES)
     assert decide(replace(foreign, similarity=0.0), never).reason == NOTHING_MATCHED  # the models found nothing
     assert decide(replace(foreign, foreign=False), never).reason == NOTHING_MATCHED  # native: no word matched
+
+
+def test_the_chunk_terms_kept_across_queries_stay_a_few_megabytes():
+    # Every server process keeps the terms of the chunks that answered recent questions; over a
+    # Japanese handbook each chunk's terms take about 20 KB, so the number kept must stay small.
+    import gc
+    import tracemalloc
+
+    def text(i: int) -> str:  # 200 han characters, as a long section of a Japanese handbook
+        return "".join(chr(0x4E00 + (i * 7919 + k * 13) % 3000) for k in range(200))
+
+    chunks = [_chunk(f"a{i}.md", text(i), lang="ja") for i in range(1500)]
+    info = analyze_query("出張の規程")
+    answer._chunk_terms.cache_clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(0, len(chunks), 3):
+            ranking = Ranking("keyword", [(i, 3.0), (i + 1, 2.0), (i + 2, 1.0)], "ja")
+            answer.evidence(info, [ranking], chunks, {}, lambda t: 1, len(chunks))
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        answer._chunk_terms.cache_clear()
+    assert grown < 20 * 2**20

@@ -50,6 +50,13 @@ def test_the_readers_language_when_the_query_language_has_no_version(service):
     assert next(h for h in plain.hits if h.family == LEAVE).article in (LEAVE, LEAVE_JA)
 
 
+def test_a_regional_reader_language_finds_its_version(service):
+    # `kb search --lang ja-JP`: articles' languages are stored without the region ("ja").
+    for tag in ("ja-JP", "ja_jp", " JA "):
+        page = service.search("육아휴직은 몇 주인가요", reader_lang=tag)
+        assert next(h for h in page.hits if h.family == LEAVE).article == LEAVE_JA
+
+
 def test_total_counts_families_not_articles(service):
     page = service.search("policy")
     ranked = service.index.get().search("policy", limit=1000).ranked
