@@ -36,10 +36,12 @@ def init_app(app: Flask) -> None:
         openapi,
         ops,
         pages,
+        rawquery,
         search,
         security,
     )
 
+    app.wsgi_app = rawquery.RawUTF8Query(app.wsgi_app)  # type: ignore[method-assign]
     headers.init_app(app)
     observe.init_app(app)
     security.init_app(app)
