@@ -39,14 +39,9 @@ class Question:
     rel: np.ndarray  # whether each picked family answers
 
 
-def lexicon(corpus: Corpus) -> rerank.Lexicon:
-    s = corpus.searcher
-    return rerank.Lexicon(s.chunks, s.keyword.doc_freq, s.keyword.size, s.keyword.scorer)
-
-
 def questions(corpus: Corpus, names: tuple[str, ...], depth: int, reader_top: int) -> list[Question]:
     s = corpus.searcher
-    lex = lexicon(corpus)
+    lex = s.lexicon  # the one the search uses
     out = []
     for a in corpus.asked:
         if not a.answerable:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import request
 from flask_babel import Babel
 
+from search.query import primary_language
+
 from .config import LANGUAGES
 
 COOKIE = "kb_lang"
@@ -28,7 +30,7 @@ def best_language(accepted) -> str:  # noqa: ANN001 (werkzeug LanguageAccept)
     "ko-KR, en;q=0.5" would get English; a Korean reader wants Korean.
     """
     for value, quality in accepted:
-        primary = value.split("-")[0].split("_")[0].lower()
+        primary = primary_language(value)
         if quality > 0 and primary in LANGUAGES:
             return primary
     return "en"

@@ -50,7 +50,6 @@ models' agreement, keyword coverage of foreign questions): benchmarks/README.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -62,6 +61,7 @@ from .bridge import lang_group
 from .documents import Chunk
 from .embedders import Profile
 from .fusion import Ranking
+from .postings import idf
 from .query import QueryInfo
 
 NOTHING_MATCHED = "nothing_matched"
@@ -226,7 +226,7 @@ def _rarity(wanted: Sequence[str], freq: Mapping[str, int] | None, size: int) ->
     a common one; a word the index lacks weighs as the rarest."""
     if freq is None or size <= 0:
         return dict.fromkeys(wanted, 1.0)
-    return {t: math.log(1.0 + size / (freq[t] + 1.0)) for t in wanted}
+    return {t: idf(freq[t], size) for t in wanted}
 
 
 def _top_articles(r: Ranking, chunks: Sequence[Chunk | None]) -> list[str]:

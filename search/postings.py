@@ -21,6 +21,7 @@ the export existed, the same arrays are collected in memory when it is opened.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ import numpy as np
 from whoosh.reading import IndexReader
 
 from .layout import KeywordLayout
+
+
+def idf(doc_freq: int, size: int) -> float:
+    """A term's rarity in an index of ``size`` chunks, as the answer evidence and the re-ranker
+    weigh query words (smoothed: a term the index lacks is the rarest, never infinite)."""
+    return math.log(1.0 + size / (doc_freq + 1.0))
 
 VERSION = 1  # of the export's layout
 

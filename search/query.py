@@ -37,6 +37,14 @@ def clean_query(raw: str) -> tuple[str, bool]:
     return " ".join(raw[:MAX_QUERY_CHARS].split()), len(raw) > MAX_QUERY_CHARS
 
 
+def primary_language(tag: str | None) -> str | None:
+    """A language tag as kb compares them: its primary subtag ("ja-JP", "ja_jp" -> "ja"); None for none.
+
+    Articles, readers and queries match on the language alone: a regional tag kept whole made a
+    Japanese page foreign to Japanese readers and an English one unreadable to the English-only model."""
+    return (tag or "").strip().lower().replace("_", "-").split("-")[0] or None
+
+
 def query_language(text: str) -> str:
     if _HANGUL.search(text):
         return "ko"

@@ -56,7 +56,7 @@ import numpy as np
 from .analysis import terms
 from .documents import Chunk
 from .fusion import Fused, families
-from .postings import PostingsScorer
+from .postings import PostingsScorer, idf
 from .query import QueryInfo
 
 DEPTH = 20  # families re-ranked; below them the fused order stays
@@ -111,7 +111,7 @@ class Lexicon:
         return self._doc_article[p.doc[p.start[i]:p.start[i + 1]]]
 
     def idf(self, term: str) -> float:
-        return math.log(1.0 + self.size / (self.doc_freq(term) + 1.0))
+        return idf(self.doc_freq(term), self.size)
 
 
 @dataclass(frozen=True)

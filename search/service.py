@@ -19,7 +19,7 @@ from .cache import PageCache
 from .documents import Hit
 from .fusion import Fused, families
 from .handle import IndexHandle
-from .query import clean_query
+from .query import clean_query, primary_language
 from .searcher import Searcher
 from .timing import Timings
 
@@ -53,11 +53,6 @@ class SearchPage:
     @property
     def pages(self) -> int:
         return (self.total + self.page_size - 1) // self.page_size
-
-
-def primary_language(tag: str | None) -> str | None:
-    """A reader's language as articles' are stored: "ja-JP" and "ja_jp" are "ja" (None for none)."""
-    return (tag or "").strip().lower().replace("_", "-").split("-")[0] or None
 
 
 def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from search.query import primary_language
+
 from .fields import ARTICLE_FIELDS, KNOWN_KEYS, read_fields
 from .files import ContentFiles
 from .frontmatter import FrontMatterError, Parsed, split_front_matter
@@ -80,10 +82,7 @@ def _one_line(title: str) -> str:
 
 
 def _language(declared: str, title: str, body: str) -> str:
-    # Search, translations and the reader's locale match on the language alone: a
-    # regional tag ("ja-JP", "en_US") kept whole made a Japanese page foreign to
-    # Japanese readers and an English one unreadable to the English-only model.
-    lang = declared.strip().lower().replace("_", "-").split("-")[0]
+    lang = primary_language(declared)
     if lang:
         return lang
     # The title says most about the language: bodies of translated handbooks
