@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.config import PROJECT_ROOT
-from search import answer
+from search import answer, evidence
 from search.answer import NOTHING_MATCHED, WEAK_MATCHES, Evidence, Model, Rule, decide, fit
 from search.documents import Chunk
 from search.embedders import Profile
@@ -356,7 +356,7 @@ def test_the_chunk_terms_kept_across_queries_stay_a_few_megabytes():
 
     chunks = [_chunk(f"a{i}.md", text(i), lang="ja") for i in range(1500)]
     info = analyze_query("出張の規程")
-    answer._chunk_terms.cache_clear()
+    evidence._chunk_terms.cache_clear()
     gc.collect()
     tracemalloc.start()
     try:
@@ -368,5 +368,5 @@ def test_the_chunk_terms_kept_across_queries_stay_a_few_megabytes():
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-        answer._chunk_terms.cache_clear()
+        evidence._chunk_terms.cache_clear()
     assert grown < 20 * 2**20
