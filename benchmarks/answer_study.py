@@ -2,7 +2,8 @@
 
 Reads the saved rankings of benchmarks/loo.py (same ``--cache-dir``), prints the
 evidence of every question the current rule gets wrong when its thresholds are
-fitted on the other corpora, then compares candidate rules leave-one-corpus-out.
+fitted on the other corpora, then compares candidate rules leave-one-corpus-out (bundled
+and bundled-en held out together, as in loo.py).
 
     .venv/bin/python benchmarks/answer_study.py --corpora bundled,skt-ko,sustech-zh --cache-dir /tmp/kb-loo
 """
@@ -42,6 +43,10 @@ RULES: dict[str, Rule] = {
     "one foreign model (no bridged model)": _rule(NATIVE, bridged=None),
     "foreign model fitted without the bridged questions": _rule(NATIVE, apart=True),
     "bridged: + bridge_agree": _rule(NATIVE, bridged=("similarity", "bridge_agree")),
+    "bridged: + rare_coverage": _rule(NATIVE, bridged=("similarity", "rare_coverage")),
+    "bridged: + coverage, rare_coverage": _rule(NATIVE, bridged=("similarity", "coverage", "rare_coverage")),
+    "bridged: + agree": _rule(NATIVE, bridged=("similarity", "agree")),
+    "bridged: + missing_any": _rule(NATIVE, bridged=("similarity", "missing_any")),
     "bridged: + margin": _rule(NATIVE, bridged=("similarity", "margin")),
     "bridged: + bridge_disagree": _rule(NATIVE, bridged=("similarity", "bridge_disagree")),
     "native without missing_any": _rule(FIVE),

@@ -31,7 +31,8 @@ query's length and the corpus's statistics):
 
 A question in a language the index (almost) lacks, under 5% of its chunks
 (``foreign``: Korean over the English 18F handbook) has no words of its own to
-match, so it gets its own model, on its similarity alone.
+match, so it gets its own model, on its similarity alone; one the bridge
+translated into the index's English (``bridged``) its own again (search/answer.py).
 """
 
 from __future__ import annotations

@@ -85,6 +85,36 @@ def test_a_group_without_unanswerable_examples_always_answers():
     assert decide(Evidence(0.01, 0.0, False, foreign=True, lang="ko"), rule).answered
 
 
+def test_a_foreign_question_the_bridge_translated_is_judged_by_the_bridged_model():
+    bridged = Rule(NATIVE, FOREIGN, R.scales, bridged=Model((("similarity", 2.0),), -3.0))
+    korean = Evidence(0.3, 0.0, False, foreign=True, bridged=True, lang="ko")  # 1.2 of the usual Korean cosine
+    assert decide(korean, R).answered  # by the foreign model: 2.0 * 1.2 - 1.0 >= 0
+    assert not decide(korean, bridged).answered  # by the bridged one: 2.0 * 1.2 - 3.0 < 0
+    assert decide(replace(korean, bridged=False), bridged).answered  # no bridge: the foreign model
+
+
+def _foreign(sim: float, ok: bool, src: str, bridged: bool) -> tuple[Evidence, bool, str]:
+    return Evidence(sim, 0.0, False, foreign=True, bridged=bridged, lang="ko"), ok, src
+
+
+def test_fit_sets_the_bridged_cut_on_the_bridged_questions_alone():
+    """English questions over a Korean handbook (no bridge) are answerable from a low cosine on;
+    Korean ones over an English handbook (bridged) only from a higher one, and their unanswerable
+    ones reach above the first kind's cut: one foreign model would answer them."""
+    data = [(Evidence(0.5, 1.0, True, 1.0, lang="en"), True, "a")] * 20 + [(Evidence(0.05, 0.0, False, 0.0, lang="en"), False, "a")] * 10
+    data += [_foreign(0.15 + i / 200, True, "a", False) for i in range(20)] + [_foreign(0.05, False, "a", False)] * 10
+    data += [_foreign(0.3 + i / 100, True, "b", True) for i in range(20)] + [_foreign(0.2, False, "b", True)] * 10
+    near_miss = Evidence(0.2, 0.0, False, foreign=True, bridged=True, lang="ko")
+    rule = fit(data, calibrate=False)
+    assert rule.bridged is not None
+    assert not decide(near_miss, rule).answered
+    assert all(decide(e, rule).answered for e, ok, _ in data if ok)
+    assert decide(near_miss, fit(data, calibrate=False, bridged=None)).answered  # one foreign model: answered
+    # Too few bridged unanswerable examples to fit on: the foreign model judges them too.
+    few = [x for x in data if not (x[0].bridged and not x[1])] + [_foreign(0.2, False, "b", True)] * 2
+    assert fit(few, calibrate=False).bridged is None
+
+
 def _chunk(doc: str, text: str, lang: str = "en") -> Chunk:
     return Chunk(id=f"{doc}#0", doc_id=doc, anchor="", heading="", title=doc, lang=lang, department="d", kind="section", text=text)
 
