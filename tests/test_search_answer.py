@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.config import PROJECT_ROOT
-from search import answer
+from search import answer, evidence
 from search.answer import NOTHING_MATCHED, WEAK_MATCHES, Evidence, Model, Rule, decide, fit
 from search.documents import Chunk
 from search.embedders import Profile
@@ -83,6 +83,36 @@ def test_a_group_without_unanswerable_examples_always_answers():
     data += [(Evidence(0.5, 1.0, True, 1.0, lang="en"), True, "a")] * 20 + [(Evidence(0.05, 0.0, False, 0.0, lang="en"), False, "a")] * 10
     rule = fit(data)
     assert decide(Evidence(0.01, 0.0, False, foreign=True, lang="ko"), rule).answered
+
+
+def test_a_foreign_question_the_bridge_translated_is_judged_by_the_bridged_model():
+    bridged = Rule(NATIVE, FOREIGN, R.scales, bridged=Model((("similarity", 2.0),), -3.0))
+    korean = Evidence(0.3, 0.0, False, foreign=True, bridged=True, lang="ko")  # 1.2 of the usual Korean cosine
+    assert decide(korean, R).answered  # by the foreign model: 2.0 * 1.2 - 1.0 >= 0
+    assert not decide(korean, bridged).answered  # by the bridged one: 2.0 * 1.2 - 3.0 < 0
+    assert decide(replace(korean, bridged=False), bridged).answered  # no bridge: the foreign model
+
+
+def _foreign(sim: float, ok: bool, src: str, bridged: bool) -> tuple[Evidence, bool, str]:
+    return Evidence(sim, 0.0, False, foreign=True, bridged=bridged, lang="ko"), ok, src
+
+
+def test_fit_sets_the_bridged_cut_on_the_bridged_questions_alone():
+    """English questions over a Korean handbook (no bridge) are answerable from a low cosine on;
+    Korean ones over an English handbook (bridged) only from a higher one, and their unanswerable
+    ones reach above the first kind's cut: one foreign model would answer them."""
+    data = [(Evidence(0.5, 1.0, True, 1.0, lang="en"), True, "a")] * 20 + [(Evidence(0.05, 0.0, False, 0.0, lang="en"), False, "a")] * 10
+    data += [_foreign(0.15 + i / 200, True, "a", False) for i in range(20)] + [_foreign(0.05, False, "a", False)] * 10
+    data += [_foreign(0.3 + i / 100, True, "b", True) for i in range(20)] + [_foreign(0.2, False, "b", True)] * 10
+    near_miss = Evidence(0.2, 0.0, False, foreign=True, bridged=True, lang="ko")
+    rule = fit(data, calibrate=False)
+    assert rule.bridged is not None
+    assert not decide(near_miss, rule).answered
+    assert all(decide(e, rule).answered for e, ok, _ in data if ok)
+    assert decide(near_miss, fit(data, calibrate=False, bridged=None)).answered  # one foreign model: answered
+    # Too few bridged unanswerable examples to fit on: the foreign model judges them too.
+    few = [x for x in data if not (x[0].bridged and not x[1])] + [_foreign(0.2, False, "b", True)] * 2
+    assert fit(few, calibrate=False).bridged is None
 
 
 def _chunk(doc: str, text: str, lang: str = "en") -> Chunk:
@@ -356,7 +386,7 @@ def test_the_chunk_terms_kept_across_queries_stay_a_few_megabytes():
 
     chunks = [_chunk(f"a{i}.md", text(i), lang="ja") for i in range(1500)]
     info = analyze_query("出張の規程")
-    answer._chunk_terms.cache_clear()
+    evidence._chunk_terms.cache_clear()
     gc.collect()
     tracemalloc.start()
     try:
@@ -368,5 +398,5 @@ def test_the_chunk_terms_kept_across_queries_stay_a_few_megabytes():
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-        answer._chunk_terms.cache_clear()
+        evidence._chunk_terms.cache_clear()
     assert grown < 20 * 2**20
