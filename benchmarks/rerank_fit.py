@@ -11,6 +11,10 @@ with ``bundled`` (its questions are bundled's).
 
     .venv/bin/python benchmarks/rerank_fit.py --cache-dir /tmp/kb-loo
 
+``--links`` also gives the re-ranker each article's links to other articles (read
+from the corpus's Library; the build does not record them) for the ``cited``
+feature (``rerank.MEASURED``): ``--features <the defaults>,cited --links``.
+
 Noise: one question is 1/n of a corpus's hit@5 (18F 0.005, GitLab-ja 0.010,
 bundled 0.008, skt-ko and sustech-zh 0.025) and 1/25..1/40 of one language's.
 """
@@ -29,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.derived import group_of  # noqa: E402
 from benchmarks.loo import SETS, Corpus, corpora  # noqa: E402
+from kb.content import load_library  # noqa: E402
 from search import rerank  # noqa: E402
 from search.evaluate import evaluate  # noqa: E402
 
@@ -59,6 +64,15 @@ def questions(corpus: Corpus, names: tuple[str, ...], depth: int, reader_top: in
         rel = np.array([any(f.article in rels for f in g) for g in head], dtype=bool)
         out.append(Question(a.q, groups, picked, x, rel))
     return out
+
+
+def add_links(corpus: Corpus) -> int:
+    """Give the corpus's Lexicon every article's resolved links to the other articles; their count."""
+    lib = load_library(SETS[corpus.name][0], use_git=False)
+    links = {a.path: frozenset(k.resolved for k in a.links if k.resolved and k.resolved != a.path)
+             for a in lib.articles.values()}
+    corpus.searcher.lexicon.links = {a: t for a, t in links.items() if t}
+    return sum(len(t) for t in links.values())
 
 
 def fit(train: dict[str, list[Question]], ridge: float, top_only: int = 0, delta: bool = False) -> np.ndarray:
@@ -171,10 +185,13 @@ def main() -> None:
                     "within the fitting corpora (inside each held-out fold)")
     ap.add_argument("--delta", action="store_true", help="weigh each pair by its change of reciprocal rank")
     ap.add_argument("--diff", action="store_true", help="print every held-out question that moved")
+    ap.add_argument("--links", action="store_true", help="give the re-ranker the articles' links (the cited feature)")
     ap.add_argument("--top-only", type=int, default=0, help="pairs only against families fused in this top (0: all)")
     args = ap.parse_args()
     names = tuple(n for n in args.features.split(",") if n)
     loaded = corpora([n.strip() for n in args.corpora.split(",")], args.cache_dir)
+    for c in loaded if args.links else ():
+        print(f"{c.name}: {add_links(c)} links between articles", file=sys.stderr)
     data = {c.name: questions(c, names, args.depth, args.reader_top) for c in loaded}
     rels = {c.name: c.qrels for c in loaded}
     print("| held-out corpus | fused hit@5 | fused MRR@10 | by language (hit@5/MRR) | re-ranked hit@5 | MRR@10 | by language | ridge |")

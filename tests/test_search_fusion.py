@@ -207,3 +207,29 @@ def test_a_family_stays_together_when_re_ranked(lexicon):
     out = rerank(fused, analyze_query("出張の手配"), lexicon, lambda a: a.replace(".ja.md", ".md"),
                  model=Model((("native", 1.0),)))
     assert [f.article for f in out] == ["travel.ja.md", "travel.md", "pay.md"]
+
+
+def test_cited_counts_the_other_candidates_that_link_to_a_family(lexicon):
+    """GitLab "病気休暇は年間何日まで有給で使えますか": per-country pages outrank the general
+    Time Off page they each link to. ``cited`` (measured, not in ``RERANK``) reads that."""
+    import math
+
+    from search.rerank import Model, features, rerank
+
+    fused = [
+        _fused("laptop.md", 0.5, {"use-m3": 1}, {"use-m3": 0.5}),
+        _fused("travel.md", 0.4, {"use-m3": 2}, {"use-m3": 0.4}),
+        _fused("pay.md", 0.3, {"use-m3": 3}, {"use-m3": 0.3}),
+        _fused("travel.ja.md", 0.3, {"use-m3": 4}, {"use-m3": 0.3}),
+    ]
+    query = analyze_query("pay")
+    assert "cited" not in features(_families(fused), query, lexicon)[0]  # no links: not computed
+    # Both link to pay.md; the translation's link to its original is within one family.
+    lexicon.links = {"laptop.md": frozenset({"pay.md"}), "travel.md": frozenset({"pay.md", "laptop.md"}),
+                     "travel.ja.md": frozenset({"travel.md"}), "coupa.md": frozenset({"pay.md"})}
+    laptop, travel, pay = features(_families(fused), query, lexicon)
+    assert pay["cited"] == pytest.approx(math.log1p(1.0 + 0.8**2) / 2)  # each citer by its relative fused score
+    assert laptop["cited"] == pytest.approx(math.log1p(0.8**2) / 2)
+    assert travel["cited"] == 0  # coupa.md is no candidate; travel.ja.md is travel's own family
+    out = rerank(fused, query, lexicon, lambda a: a.replace(".ja.md", ".md"), model=Model((("cited", 1.0),)))
+    assert [f.article for f in out][0] == "pay.md"
