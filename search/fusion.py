@@ -194,18 +194,20 @@ def fuse(
 def _read(
     ranking: Ranking, weights: Weights, article_of: Callable[[int], str], same_lang: Callable[[int, str | None], bool],
     keyword_scale: float, floors: dict[str, float], chunk_score: dict[int, float],
-    sources: dict[str, dict[str, int]], votes: dict[str, dict[str, float]],
+    sources: dict[str, dict[str, int]], votes: dict[str, dict[str, float]], caps: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """One retriever's weighted, calibrated vote for each article it listed (its best chunk's);
     adds each chunk's vote to ``chunk_score``, and the article's rank and unweighted vote under
-    the retriever's name to ``sources`` and ``votes``."""
+    the retriever's name to ``sources`` and ``votes``. ``caps``: the factor of each bridge
+    reading's calibrated scores (``bridge_caps``)."""
     top = ranking.items[0][1]
+    cap = (caps or {}).get(ranking.name, 1.0)
     best: dict[str, float] = {}
     for pos, raw in ranking.items:
         w = weights.of(ranking.name, same_lang(pos, ranking.lang))
         if w <= 0:
             continue
-        calibrated = _calibrated(ranking.name, raw, top, keyword_scale, floors)
+        calibrated = cap * _calibrated(ranking.name, raw, top, keyword_scale, floors)
         value = w * calibrated
         chunk_score[pos] = chunk_score.get(pos, 0.0) + value
         art = article_of(pos)
@@ -237,6 +239,32 @@ def _best_sections(
         if art not in best or (linkable(pos), sc) > (linkable(best[art]), chunk_score[best[art]]):
             best[art] = pos
     return best
+
+
+def bridge_caps(rankings: list[Ranking], weights: Weights, keyword_scale: float, floors: dict[str, float]
+                ) -> dict[str, float]:
+    """Each bridge reading's factor (``name~`` -> 0..1): its best calibrated score brought down
+    to the best one of the multilingual models reading the question itself.
+
+    The translation is made by a multilingual model (search/bridge.py): it can know no more
+    about the question than that model does. A bag of translated terms, read by MiniLM, scores
+    far above a real question (0.66 against USE's 0.25 for "ソウル出張の日当はいくら", whose
+    translation went to "each payday, holiday pay...": 日当 read as day-pay), and its spread
+    between articles outvoted USE's; capped at USE's own confidence, a bridge reading still
+    reorders USE's near-ties but no longer overrides a question USE understood. Without a
+    multilingual reader of the question (none in ``weights.cross``) nothing is capped.
+    """
+    direct = [r for r in rankings if not r.name.endswith("~") and weights.cross.get(r.name, 0.0) > 0]
+    if not direct:
+        return {}
+    best = max((_calibrated(r.name, r.items[0][1], r.items[0][1], keyword_scale, floors) for r in direct if r.items),
+               default=0.0)
+    caps: dict[str, float] = {}
+    for r in rankings:
+        if r.name.endswith("~") and r.items:
+            top = _calibrated(r.name, r.items[0][1], r.items[0][1], keyword_scale, floors)
+            caps[r.name] = min(1.0, best / top) if top > 0 else 1.0
+    return caps
 
 
 def keyword_margin(rankings: list[Ranking]) -> float:
@@ -280,6 +308,7 @@ def fuse_calibrated(
     ``best_chunk`` is its best linkable chunk when it has one.
     """
     keyword_scale = coverage**0.5 * keyword_margin(rankings)
+    caps = bridge_caps(rankings, weights, keyword_scale, floors)
     own: dict[str, float] = {}
     family_score: dict[str, float] = {}
     chunk_score: dict[int, float] = {}
@@ -288,7 +317,7 @@ def fuse_calibrated(
     for ranking in rankings:
         if not ranking.items:
             continue
-        best = _read(ranking, weights, article_of, same_lang, keyword_scale, floors, chunk_score, sources, votes)
+        best = _read(ranking, weights, article_of, same_lang, keyword_scale, floors, chunk_score, sources, votes, caps)
         per_family: dict[str, float] = {}
         for art, value in best.items():
             own[art] = own.get(art, 0.0) + value
