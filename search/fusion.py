@@ -52,11 +52,24 @@ readers have in their top 5 or 10 (18F Chinese 0.92 -> 0.76..0.80); a margin
 on the bridge models too (18F Korean 0.80 -> 0.84 but Japanese 0.96 -> 0.92);
 a margin on every model (skt-ko English 0.92 -> 0.75); the keyword margin
 against its 10th or 20th chunk instead of the last (GitLab-ja 0.876 -> 0.848).
-Where it still loses: 18F Korean 0.80 hit@5 is below USE alone (0.88): with no
-Korean text in the handbook the bridge's MiniLM reading of a noisy
-translation reorders USE's near-ties. Retrievers vote per article (an
-article's score is that of its best chunk, never a sum over its chunks), so
-long pages gain nothing from length.
+Why a bridge reading is capped at the multilingual model's confidence
+(``bridge_caps``): over an English-only handbook asked in CJK (bundled-en, the
+kind the blind handbook is) the bridge's MiniLM reading of a bag of translated
+terms scored up to 0.66 where USE's best was 0.25, so a wrong translation
+("日当" read as "payday") outvoted the model that made it: fused 0.911 / 0.812
+hit@5 / MRR against USE alone 0.978 / 0.854. Capped, the bridge still reorders
+USE's near-ties: bundled-en 0.933 / 0.830, 18F 0.932 / 0.809 -> 0.922 / 0.812
+(Chinese 0.92 -> 0.84, which the re-ranker gives back held out: 0.941 / 0.812,
+every language as before; bundled fused MRR 0.921 -> 0.911, re-ranked 0.951
+-> 0.953), the one-language handbooks unchanged. Measured and not kept:
+USE's best over its top 3 or 10 instead of its top, a softer (square-root)
+cap, USE's i-th score given to the bridge's i-th article (18F Japanese 0.96
+-> 0.92 fused), a pursuit translation in bridge.py (with the cap, held out:
+18F Korean 0.92 -> 1.00 but Japanese 0.96 -> 0.88, Chinese 0.92 -> 0.88).
+Where it still loses: bundled-en Chinese 0.938 held out against USE alone
+1.00 (one question, "去上海出差 每天补贴多少", 6th: its translation is "each
+payday, payday apply, shanghai receive...", USE has Per diem 3rd). Retrievers vote per article (an article's score is that of its best
+chunk, never a sum over its chunks), so long pages gain nothing from length.
 
 What the one fused number cannot say (which words matched, how many readers
 agree, how far ahead each put an article) the re-ranker reads next
