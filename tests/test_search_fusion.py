@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.embedders import MODELS, Profile
-from search.fusion import KEYWORD_BRIDGE_WEIGHT, Ranking, Weights, fuse, weights_for
+from search.fusion import KEYWORD_BRIDGE_WEIGHT, Ranking, Weights, bridge_caps, fuse, fuse_calibrated, weights_for
 from search.query import analyze_query
 
 EMBEDDERS = {"minilm": MODELS["minilm"].profile, "use-m3": MODELS["use-m3"].profile}
@@ -233,3 +233,39 @@ def test_cited_counts_the_other_candidates_that_link_to_a_family(lexicon):
     assert travel["cited"] == 0  # coupa.md is no candidate; travel.ja.md is travel's own family
     out = rerank(fused, query, lexicon, lambda a: a.replace(".ja.md", ".md"), model=Model((("cited", 1.0),)))
     assert [f.article for f in out][0] == "pay.md"
+
+
+# --- the bridge's readings, capped at the multilingual model's confidence ---------------------
+def _bridged(use_scores, bridge_scores, cross=None):
+    """A Japanese question over an English-only handbook: USE reads the question, MiniLM
+    (``minilm~``) the bridge's translation of it."""
+    arts = ["per-diem", "pay-schedule"]
+    w = weights_for(analyze_query("ソウル出張の日当はいくら"), EMBEDDERS)
+    if cross is not None:
+        w.cross = cross
+    rankings = [Ranking("keyword", [], "ja"), Ranking("use-m3", use_scores, "ja"), Ranking("minilm~", bridge_scores, "en")]
+    floors = {n: p.min_similarity for n, p in EMBEDDERS.items()}
+    fused = fuse_calibrated(rankings, w, article_of=arts.__getitem__, same_lang=lambda p, lang: lang == "en",
+                            floors=floors, coverage=0.0)
+    return [f.article for f in fused], bridge_caps(rankings, w, 0.0, floors)
+
+
+def test_a_translation_cannot_outvote_the_model_that_understood_the_question():
+    # USE puts Per diem clearly first; the translation ("each payday, holiday pay...") scores
+    # Pay schedule twice as high as USE's best. Uncapped the bridge's spread won (0.87 vs 0.82).
+    order, caps = _bridged([(0, 0.40), (1, 0.30)], [(1, 0.70), (0, 0.45)])
+    assert order == ["per-diem", "pay-schedule"]
+    assert caps["minilm~"] == pytest.approx((0.40 - 0.10) / 0.90 / ((0.70 - 0.15) / 0.85))
+
+
+def test_the_bridge_still_breaks_the_multilingual_models_near_ties():
+    order, caps = _bridged([(0, 0.301), (1, 0.300)], [(1, 0.50), (0, 0.30)])
+    assert order == ["pay-schedule", "per-diem"]
+    # A translation scoring below USE's confidence is not raised to it.
+    _, low = _bridged([(0, 0.60), (1, 0.30)], [(1, 0.40), (0, 0.30)])
+    assert low["minilm~"] == 1.0
+
+
+def test_without_a_multilingual_reader_nothing_is_capped():
+    _, caps = _bridged([(0, 0.40), (1, 0.30)], [(1, 0.70), (0, 0.45)], cross={})
+    assert caps == {}
