@@ -4,7 +4,7 @@ The web page, the JSON API, ``kb search`` and ``kb eval`` all come here, so
 they show the same ranking. The Searcher ranks articles; the service groups
 an article with its translations (a *family*, recorded by the build), keeps
 the family where its best-ranked version ranked, shows the version in the
-query's or the reader's language when one was found (else the original),
+query's or the reader's language when one was found (else English, else the original),
 pages over families, and calls the
 logging hook for the searches a person typed.
 """
@@ -34,7 +34,7 @@ class SearchPage:
     language: str  # detected query language
     department: str | None
     #: This page: one hit per article family, the version in the query's language
-    #: if found (the reader wrote in it), else in ``reader_lang``, else the original; ``hit.also_in``
+    #: if found (the reader wrote in it), else in ``reader_lang``, else in English, else the original; ``hit.also_in``
     #: holds the family's other versions found by this search.
     hits: list[Hit] = field(default_factory=list)
     total: int = 0  # families found (not articles)
@@ -56,14 +56,21 @@ class SearchPage:
         return (self.total + self.page_size - 1) // self.page_size
 
 
-def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
-    """The version in the first of ``langs`` found, else the original, else the best-ranked.
+#: The version shown when a family has none in the query's or the reader's language: the
+#: company's common language (the site's default), which a reader of any of the others is likelier
+#: to read than another Asian language (a Korean reader and a Japanese original).
+COMMON_LANGUAGE = "en"
 
-    The original before the best-ranked: a Japanese question shares its kanji with a
-    Chinese translation, which then outranks the English original a Japanese reader
-    is likelier to read, and the original is the version its owners keep current.
+
+def preferred(versions: Sequence[Hit], langs: Sequence[str | None]) -> Hit:
+    """The version in the first of ``langs`` found, else in ``COMMON_LANGUAGE``, else the
+    original, else the best-ranked.
+
+    Not the best-ranked first: a Japanese question shares its kanji with a Chinese
+    translation, which then outranks the English original a Japanese reader is likelier
+    to read; and the original is the version its owners keep current.
     """
-    in_lang = (h for lang in langs if lang for h in versions if h.lang == lang)
+    in_lang = (h for lang in (*langs, COMMON_LANGUAGE) if lang for h in versions if h.lang == lang)
     original = (h for h in versions if h.article == h.family)
     return next(in_lang, None) or next(original, versions[0])
 

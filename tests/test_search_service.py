@@ -6,10 +6,11 @@ import pytest
 
 from kb import KB
 from kb.config import PROJECT_ROOT, Config
+from search.documents import Hit
 from search.handle import IndexHandle
 from search.query import MAX_QUERY_CHARS
 from search.searcher import IndexMissingError
-from search.service import SearchService
+from search.service import SearchService, preferred
 
 LEAVE = "people/parental-leave.md"
 LEAVE_JA = "people/parental-leave.ja.md"
@@ -45,7 +46,7 @@ def test_the_readers_language_when_the_query_language_has_no_version(service):
     assert page.language == "ko"
     top = next(h for h in page.hits if h.family == LEAVE)
     assert top.article == LEAVE_JA and [h.article for h in top.also_in] == [LEAVE]
-    # Without a reader language, the original stands for the family.
+    # Without a reader language, the English original stands for the family.
     plain = service.search("육아휴직은 몇 주인가요")
     assert next(h for h in plain.hits if h.family == LEAVE).article == LEAVE
 
@@ -63,6 +64,18 @@ def test_with_no_version_in_the_readers_language_the_original_stands_for_the_fam
     # A Chinese reader still gets the Chinese version.
     page = service.search("ノートパソコンを紛失しました", reader_lang="zh")
     assert next(h for h in page.hits if h.family == lost).article == lost_zh
+
+
+def test_a_korean_reader_of_a_japanese_original_is_shown_its_english_translation():
+    def version(article: str, lang: str) -> Hit:
+        return Hit(article, "", "", "", "", 0.0, "people", lang, family="people/tokyo.ja.md")
+
+    ja, en, zh = (version("people/tokyo.ja.md", "ja"), version("people/tokyo.md", "en"),
+                  version("people/tokyo.zh.md", "zh"))
+    assert preferred([zh, ja, en], ["ko", "ko"]) is en  # nobody's language: the common one
+    assert preferred([zh, ja], ["ko", None]) is ja  # no English: the original
+    assert preferred([zh], ["ko", None]) is zh
+    assert preferred([zh, ja, en], ["ko", "zh"]) is zh  # the reader's own first
 
 
 def test_a_regional_reader_language_finds_its_version(service):
