@@ -129,12 +129,16 @@ RIDGES = (0.0003, 0.001, 0.003, 0.01)
 
 
 def chosen_ridge(train: dict[str, list[Question]], rels: dict[str, dict], top_only: int) -> float:
-    """The ridge with the best mean MRR@10 gain leave-one-corpus-out within ``train`` alone."""
+    """The ridge with the best mean hit@5 + MRR@10 leave-one-corpus-out within ``train`` alone.
+
+    Both, as the targets are stated in both: on MRR alone the smallest ridge won and cost
+    18F's Korean questions at hit@5 held out (0.88 -> 0.84, below USE alone)."""
     def gain(ridge: float) -> float:
         out = []
         for inner in train:
             w = fit({k: v for k, v in train.items() if group_of(k) != group_of(inner)}, ridge, top_only)
-            out.append(measure(train[inner], rels[inner], w)["all"]["mrr@10"])
+            m = measure(train[inner], rels[inner], w)["all"]
+            out.append(m["hit@5"] + m["mrr@10"])
         return float(np.mean(out))
 
     return max(RIDGES, key=gain)
