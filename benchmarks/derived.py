@@ -12,7 +12,7 @@ Its questions are bundled's Japanese, Korean and Chinese ones: the answerable on
 answer has an English version (each qrel mapped to the English original it translates;
 questions only a CJK-only article answers are left out) and every unanswerable one. Over
 the full bundled index they are "native" (it holds 12% Chinese, 7% Korean chunks); here
-they are what the foreign model must judge on the blind handbook: CJK over English.
+they are what the bridged model must judge on the blind handbook: CJK over English.
 
 It shares its questions with ``bundled``, so leave-one-out holds the two out together
 (``GROUP``): a rule fitted on one and measured on the other would have seen the questions.

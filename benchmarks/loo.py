@@ -78,6 +78,7 @@ class Corpus:
     searcher: Searcher
     qrels: dict[str, dict[str, int]]
     asked: list[Asked] = field(default_factory=list)
+    articles: Path | None = None  # its articles dir (rerank_fit.py --links reads its links)
 
 
 def open_corpus(name: str, articles: Path, queries: Path, qrels: Path, unanswerable: Path | None, cache: Path) -> Corpus:
@@ -87,7 +88,7 @@ def open_corpus(name: str, articles: Path, queries: Path, qrels: Path, unanswera
     kb.build_index()
     searcher = kb.index.get()
     rels = read_qrels(qrels)
-    corpus = Corpus(name, searcher, rels)
+    corpus = Corpus(name, searcher, rels, articles=articles)
     asked = [(q, True) for q in read_queries(queries) if str(q["_id"]) in rels]
     if unanswerable is not None and unanswerable.exists():
         asked += [(q, False) for q in read_queries(unanswerable)]
@@ -130,7 +131,7 @@ Method = Callable[[Searcher, Asked], list[str]]
 
 
 def _families(searcher: Searcher, articles: list[str]) -> list[str]:
-    """One entry per family, where its best version ranked (what the page shows)."""
+    """One entry per family, where its best version ranked (the page shows the version in the reader's language, else English, else the original; the qrels list every version)."""
     seen: set[str] = set()
     out = []
     for a in articles:

@@ -68,7 +68,8 @@ def questions(corpus: Corpus, names: tuple[str, ...], depth: int, reader_top: in
 
 def add_links(corpus: Corpus) -> int:
     """Give the corpus's Lexicon every article's resolved links to the other articles; their count."""
-    lib = load_library(SETS[corpus.name][0], use_git=False)
+    assert corpus.articles is not None
+    lib = load_library(corpus.articles, use_git=False)
     links = {a.path: frozenset(k.resolved for k in a.links if k.resolved and k.resolved != a.path)
              for a in lib.articles.values()}
     corpus.searcher.lexicon.links = {a: t for a, t in links.items() if t}
@@ -193,6 +194,8 @@ def main() -> None:
     ap.add_argument("--top-only", type=int, default=0, help="pairs only against families fused in this top (0: all)")
     args = ap.parse_args()
     names = tuple(n for n in args.features.split(",") if n)
+    if not args.links and set(names) & set(rerank.MEASURED):
+        ap.error(f"{', '.join(sorted(set(names) & set(rerank.MEASURED)))} needs --links (it would read 0 for every family)")
     loaded = corpora([n.strip() for n in args.corpora.split(",")], args.cache_dir)
     for c in loaded if args.links else ():
         print(f"{c.name}: {add_links(c)} links between articles", file=sys.stderr)

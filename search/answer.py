@@ -212,12 +212,15 @@ def fit(
     """The rule fitted on ``examples`` (evidence, answerable[, corpus]): the similarity scales
     first, then each group (native, foreign, and bridged unless ``bridged`` is None) on its
     own, held to ``max_wrong`` answerable examples marked unanswered on each corpus. Without
-    ``MIN_UNANSWERABLE`` bridged unanswerable examples the foreign model judges them too."""
+    ``MIN_UNANSWERABLE`` bridged unanswerable examples, or without a bridged answerable one,
+    the foreign model judges them too."""
     data: list[Example] = [(x[0], x[1], x[2] if len(x) > 2 else "") for x in examples if x[0] is not None]
     scales = _scales([e for e, ok, _ in data if ok]) if calibrate else {}
     data = [(_calibrated(e, scales), ok, src) for e, ok, src in data]
     away = [x for x in data if x[0].foreign]
-    split = bridged is not None and sum(1 for e, ok, _ in away if e.bridged and not ok) >= MIN_UNANSWERABLE
+    # A bridged model needs both kinds to set a cut: with no answerable example it would answer everything.
+    split = (bridged is not None and sum(1 for e, ok, _ in away if e.bridged and not ok) >= MIN_UNANSWERABLE
+             and any(e.bridged and ok for e, ok, _ in away))
     return Rule(
         fit_model([x for x in data if not x[0].foreign], native, max_wrong, balance=balance, each=each),
         fit_model([x for x in away if not (apart and split and x[0].bridged)], foreign, max_wrong, balance=balance, each=each),

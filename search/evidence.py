@@ -15,7 +15,7 @@ query's length and the corpus's statistics):
   side's best three chunks; ``rare_coverage`` the same with each term weighted
   by its idf in the index. A near miss matches the common words and not the
   rare one: "pet insurance" finds "insurance" everywhere, "pet" in no top chunk.
-  The fitted rule weighs the two against each other (+8.0 rare, -4.7 common):
+  The fitted rule weighs the two against each other (+8.0 rare, -4.6 common):
   what counts is *which* words matched.
 - ``unknown``: the idf-weighted share of the query's words the index has
   nowhere ("RSU", "WTFPL"); a misspelling counts as its correction. Where under

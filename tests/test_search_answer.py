@@ -113,6 +113,10 @@ def test_fit_sets_the_bridged_cut_on_the_bridged_questions_alone():
     # Too few bridged unanswerable examples to fit on: the foreign model judges them too.
     few = [x for x in data if not (x[0].bridged and not x[1])] + [_foreign(0.2, False, "b", True)] * 2
     assert fit(few, calibrate=False).bridged is None
+    # Bridged unanswerable examples only (a subset of the corpora): no bridged cut to set.
+    only_no = [x for x in data if not (x[0].bridged and x[1])]
+    rule = fit(only_no, calibrate=False)
+    assert rule.bridged is None and not decide(replace(near_miss, similarity=0.0), rule).answered
 
 
 def _chunk(doc: str, text: str, lang: str = "en") -> Chunk:
