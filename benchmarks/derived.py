@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 from kb.content.loader import load_library
+from search.evaluate import read_qrels, read_queries
 
 #: derived corpus -> the corpus it is derived from (held out together with it)
 GROUP = {"bundled-en": "bundled"}
@@ -76,12 +77,11 @@ def bundled_en(source: Path, dev: Path, out: Path) -> tuple[Path, Path]:
             _write(articles / name, without_cjk_terms((source / name).read_text(encoding="utf-8")))
     original = {p: (a.translation_of if a.translation_of in english else p) for p, a in lib.articles.items()}
     rels: dict[str, set[str]] = {}
-    for line in (dev / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        qid, doc, _ = line.split("\t")
-        if original.get(doc) in english:
-            rels.setdefault(qid, set()).add(original[doc])
-    queries = [json.loads(x) for x in (dev / "queries.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    asked = [q for q in queries if q.get("lang") in CJK_LANGS and q["_id"] in rels]
+    for qid, docs in read_qrels(dev / "qrels.tsv").items():
+        for doc in docs:
+            if original.get(doc) in english:
+                rels.setdefault(qid, set()).add(original[doc])
+    asked = [q for q in read_queries(dev / "queries.jsonl") if q.get("lang") in CJK_LANGS and q["_id"] in rels]
     _write(dev_out / "queries.jsonl", "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in asked))
     _write(dev_out / "qrels.tsv", "query-id\tcorpus-id\tscore\n" + "".join(
         f"{q['_id']}\t{d}\t1\n" for q in asked for d in sorted(rels[q["_id"]])))

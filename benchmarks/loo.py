@@ -131,7 +131,8 @@ Method = Callable[[Searcher, Asked], list[str]]
 
 
 def _families(searcher: Searcher, articles: list[str]) -> list[str]:
-    """One entry per family, where its best version ranked (the page shows the version in the reader's language, else English, else the original; the qrels list every version)."""
+    """One entry per family, where its best version ranked (the page shows the version in the
+    reader's language, else English, else the original; the qrels list every version)."""
     seen: set[str] = set()
     out = []
     for a in articles:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.rerank_fit import article_links  # noqa: E402
 from benchmarks.stages import pct, queries  # noqa: E402
 from kb import KB  # noqa: E402
 from kb.config import Config  # noqa: E402
-from kb.content import load_library  # noqa: E402
 from search import rerank, runtime  # noqa: E402
 from search.embedders import EmbedderPool  # noqa: E402
 
@@ -50,9 +50,7 @@ def main() -> None:
     models = {"with the re-ranker": fitted, "fusion alone": rerank.Model(())}
     links = {}
     if args.links:
-        lib = load_library(args.articles.resolve(), use_git=False)
-        links = {a.path: frozenset(k.resolved for k in a.links if k.resolved and k.resolved != a.path)
-                 for a in lib.articles.values()}
+        links = article_links(args.articles.resolve())
         models["with cited"] = CITED
     times: dict[str, list[float]] = {name: [] for name in models}
     try:

@@ -66,14 +66,19 @@ def questions(corpus: Corpus, names: tuple[str, ...], depth: int, reader_top: in
     return out
 
 
+def article_links(articles: Path) -> dict[str, frozenset[str]]:
+    """Each article of ``articles`` that links to others: the articles it links to."""
+    lib = load_library(articles, use_git=False)
+    links = {a.path: frozenset(k.resolved for k in a.links if k.resolved and k.resolved != a.path)
+             for a in lib.articles.values()}
+    return {a: t for a, t in links.items() if t}
+
+
 def add_links(corpus: Corpus) -> int:
     """Give the corpus's Lexicon every article's resolved links to the other articles; their count."""
     assert corpus.articles is not None
-    lib = load_library(corpus.articles, use_git=False)
-    links = {a.path: frozenset(k.resolved for k in a.links if k.resolved and k.resolved != a.path)
-             for a in lib.articles.values()}
-    corpus.searcher.lexicon.links = {a: t for a, t in links.items() if t}
-    return sum(len(t) for t in links.values())
+    corpus.searcher.lexicon.links = article_links(corpus.articles)
+    return sum(len(t) for t in corpus.searcher.lexicon.links.values())
 
 
 def fit(train: dict[str, list[Question]], ridge: float, top_only: int = 0, delta: bool = False) -> np.ndarray:

@@ -46,9 +46,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .evidence import FULL_SHARE as FULL_SHARE  # noqa: F401  (re-exported: tests, benchmarks)
 from .evidence import Evidence
-from .evidence import evidence as evidence  # noqa: F401  (re-exported: the Searcher)
 
 NOTHING_MATCHED = "nothing_matched"
 WEAK_MATCHES = "weak_matches"

@@ -88,7 +88,7 @@ def _rescaled(score: float, floor: float) -> float:
     return max(0.0, (score - floor) / max(1e-6, 1.0 - floor))
 
 
-def evidence(
+def read_evidence(
     info: QueryInfo, rankings: Sequence[Ranking], chunks: Sequence[Chunk | None], profiles: Mapping[str, Profile],
     doc_freq: Callable[[str], int] | None = None, size: int = 0, native_share: float = 1.0,
 ) -> Evidence:

@@ -24,6 +24,7 @@ from .bridge import Bridge, lang_group
 from .chunking import synonym_cover
 from .documents import Chunk, Hit, SearchResult
 from .embedders import Embedder, Profile
+from .evidence import Evidence, read_evidence
 from .fusion import Fused, Ranking, fuse_calibrated, weights_for
 from .layout import BuildLayout, Manifest
 from .query import QueryInfo, analyze_query, clean_query, query_language
@@ -251,9 +252,9 @@ class Searcher:
     def embedder_profiles(self) -> dict[str, Profile]:
         return {n: e.profile for n, e in self.embedders.items()}
 
-    def evidence(self, info: QueryInfo, rankings: list[Ranking]) -> answer.Evidence:
+    def evidence(self, info: QueryInfo, rankings: list[Ranking]) -> Evidence:
         """What the rankings say about whether the handbook answers (search/answer.py)."""
-        return answer.evidence(
+        return read_evidence(
             info, rankings, self.chunks, self.embedder_profiles(), self._doc_freq, self.keyword.size,
             self.lang_share.get(lang_group(info.lang), 0.0),
         )
@@ -267,7 +268,7 @@ class Searcher:
         fixed = self.speller.correct_word(term)
         return self.keyword.doc_freq(stem(fixed)) if fixed else 0
 
-    def fuse(self, rankings: list[Ranking], info: QueryInfo, ev: answer.Evidence | None = None,
+    def fuse(self, rankings: list[Ranking], info: QueryInfo, ev: Evidence | None = None,
              reranked: bool = True) -> list[Fused]:
         """The articles of one query's rankings, best first: fused (fusion.py), then the top
         ones re-ranked (rerank.py) unless ``reranked`` is false."""

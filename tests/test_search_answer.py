@@ -127,7 +127,7 @@ def test_evidence_reads_coverage_similarity_and_agreement():
     chunks = [_chunk("a", "Life insurance and disability"), _chunk("b", "Dental plans")]
     info = analyze_query("pet insurance")
     rankings = [Ranking("keyword", [(0, 9.0)], "en"), Ranking("m", [(0, 0.55), (1, 0.3)], "en")]
-    ev = answer.evidence(info, rankings, chunks, {"m": Profile(min_similarity=0.1)})
+    ev = evidence.read_evidence(info, rankings, chunks, {"m": Profile(min_similarity=0.1)})
     assert ev.coverage == 0.5  # "insurance" found, "pet" nowhere
     assert ev.similarity == pytest.approx((0.55 - 0.1) / 0.9, abs=1e-3)
     assert ev.agree and not ev.foreign and ev.lang == "en"
@@ -138,10 +138,10 @@ def test_evidence_weighs_query_words_by_rarity_and_counts_words_the_index_lacks(
     rankings = [Ranking("keyword", [(0, 9.0)], "en"), Ranking("m", [(0, 0.55)], "en")]
     profiles = {"m": Profile(min_similarity=0.1)}
     df = {"insur": 80, "pet": 1}.get  # stems: "insurance" in 80 of 100 chunks, "pet" in one
-    ev = answer.evidence(analyze_query("pet insurance"), rankings, chunks, profiles, lambda t: df(t, 0), 100)
+    ev = evidence.read_evidence(analyze_query("pet insurance"), rankings, chunks, profiles, lambda t: df(t, 0), 100)
     assert ev.coverage == 0.5 and ev.rare_coverage < 0.2  # the rare word is the one missing
     assert ev.unknown == 0.0
-    ev = answer.evidence(analyze_query("pet insurance"), rankings, chunks, profiles, lambda t: {"insur": 80}.get(t, 0), 100)
+    ev = evidence.read_evidence(analyze_query("pet insurance"), rankings, chunks, profiles, lambda t: {"insur": 80}.get(t, 0), 100)
     assert ev.unknown > 0.7  # "pet" is nowhere in the index, and weighs as the rarest word
 
 
@@ -149,9 +149,9 @@ def test_a_question_in_a_language_the_index_barely_has_is_foreign():
     chunks = [_chunk("a", "Life insurance")]
     rankings = [Ranking("m", [(0, 0.4)], "ko")]
     nowhere = {"m": Profile(min_similarity=0.1)}, (lambda t: 0), 100  # no word of the query is in the index
-    ev = answer.evidence(analyze_query("생명 보험"), rankings, chunks, *nowhere, native_share=0.0)
+    ev = evidence.read_evidence(analyze_query("생명 보험"), rankings, chunks, *nowhere, native_share=0.0)
     assert ev.foreign and ev.unknown == 0.0  # its words are not "missing": they could never be there
-    native = answer.evidence(analyze_query("생명 보험"), rankings, chunks, *nowhere, native_share=1.0)
+    native = evidence.read_evidence(analyze_query("생명 보험"), rankings, chunks, *nowhere, native_share=1.0)
     assert not native.foreign and native.unknown == 1.0  # over a Korean index the same words are missing
 
 
@@ -161,8 +161,8 @@ def test_a_missing_word_counts_less_where_few_chunks_are_in_the_querys_language(
     chunks = [_chunk("a", "差旅 补贴", lang="zh")]
     rankings = [Ranking("keyword", [(0, 3.0)], "zh"), Ranking("m", [(0, 0.4)], "zh")]
     args = {"m": Profile(min_similarity=0.1)}, (lambda t: 0), 100
-    full = answer.evidence(analyze_query("出差补贴"), rankings, chunks, *args, native_share=answer.FULL_SHARE)
-    few = answer.evidence(analyze_query("出差补贴"), rankings, chunks, *args, native_share=answer.FULL_SHARE / 4)
+    full = evidence.read_evidence(analyze_query("出差补贴"), rankings, chunks, *args, native_share=evidence.FULL_SHARE)
+    few = evidence.read_evidence(analyze_query("出差补贴"), rankings, chunks, *args, native_share=evidence.FULL_SHARE / 4)
     assert full.unknown == 1.0 and not few.foreign
     assert few.unknown == pytest.approx(0.25)
 
@@ -172,11 +172,11 @@ def test_missing_any_is_the_rarest_indexed_word_no_retriever_found():
     rankings = [Ranking("keyword", [(0, 9.0)], "en"), Ranking("m", [(1, 0.5)], "en")]
     profiles = {"m": Profile(min_similarity=0.1)}
     df = {"insur": 50, "dental": 2, "vision": 5, "holidai": 1}
-    ev = answer.evidence(analyze_query("insurance dental"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
+    ev = evidence.read_evidence(analyze_query("insurance dental"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
     assert ev.missing_any == 0.0 and ev.missing > 0.9  # only the model's chunk has "dental"
-    ev = answer.evidence(analyze_query("dental holidays"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
+    ev = evidence.read_evidence(analyze_query("dental holidays"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
     assert ev.missing_any == 1.0  # "holidays" is in the index, rarest, and in no top chunk
-    ev = answer.evidence(analyze_query("dental unicorns"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
+    ev = evidence.read_evidence(analyze_query("dental unicorns"), rankings, chunks, profiles, lambda t: df.get(t, 0), 100)
     assert ev.missing_any == 0.0 and ev.unknown > 0.5  # a word the index lacks counts as unknown, not missing
 
 
@@ -397,7 +397,7 @@ def test_the_chunk_terms_kept_across_queries_stay_a_few_megabytes():
         before = tracemalloc.get_traced_memory()[0]
         for i in range(0, len(chunks), 3):
             ranking = Ranking("keyword", [(i, 3.0), (i + 1, 2.0), (i + 2, 1.0)], "ja")
-            answer.evidence(info, [ranking], chunks, {}, lambda t: 1, len(chunks))
+            evidence.read_evidence(info, [ranking], chunks, {}, lambda t: 1, len(chunks))
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
